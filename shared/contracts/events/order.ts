@@ -44,12 +44,6 @@ export type OrderApproved = z.infer<typeof OrderApprovedSchema>;
 export const OrderRejectedSchema = z.object({ rejectedBy: ActorSchema, reason: z.string().min(1).max(500) });
 export type OrderRejected = z.infer<typeof OrderRejectedSchema>;
 
-/** Someone asked to cancel; the saga compensates what was done and then emits order.cancelled. */
-export const OrderCancellationRequestedSchema = z.object({
-  requestedBy: ActorSchema,
-  reason: z.string().min(1).max(500),
-});
-export type OrderCancellationRequested = z.infer<typeof OrderCancellationRequestedSchema>;
 
 export const OrderCompletedSchema = z.object({ totalMinor: AmountMinorSchema, currency: CurrencySchema });
 export type OrderCompleted = z.infer<typeof OrderCompletedSchema>;
@@ -65,6 +59,14 @@ export const CancellationReasonCodeSchema = z.enum([
   'other',
 ]);
 export type CancellationReasonCode = z.infer<typeof CancellationReasonCodeSchema>;
+
+/** Someone (or a deadline) asked to cancel; the saga compensates what was done, then emits order.cancelled. */
+export const OrderCancellationRequestedSchema = z.object({
+  reasonCode: CancellationReasonCodeSchema.extract(['customer_request', 'operator_request', 'approval_timeout']),
+  requestedBy: ActorSchema,
+  reason: z.string().min(1).max(500),
+});
+export type OrderCancellationRequested = z.infer<typeof OrderCancellationRequestedSchema>;
 
 /** The first version: a free-text reason only. Kept so old events and producers still parse. */
 export const OrderCancelledV1Schema = z.object({ reason: z.string().min(1) });
