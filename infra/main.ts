@@ -1,0 +1,62 @@
+/**
+ * `npm run synth`: writes one Terraform JSON configuration per environment to
+ * infra/cdktf.out/stacks/conveyor-<env>/cdk.tf.json, applied with Terraform or OpenTofu
+ * (infra/README.md). Offline: nothing here calls Google Cloud.
+ *
+ *   node infra/main.ts [--require-artifacts] [dev|prod ...]
+ *
+ * Environment: CONVEYOR_<ENV>_PROJECT_ID, CONVEYOR_<ENV>_REGION, CONVEYOR_<ENV>_STATE_BUCKET
+ * (infra/config.ts) and CONVEYOR_API_IMAGE (deploy this image instead of the built context's tag).
+ */
+import path from 'node:path';
+import { AnnotationMetadataEntryType } from 'cdktf';
+import { findArtifacts } from './artifacts.ts';
+import { ENVIRONMENT_NAMES, loadEnvironments } from './config.ts';
+import type { EnvironmentName } from './config.ts';
+import { createApp } from './stack.ts';
+
+const OUTDIR = path.join(import.meta.dirname, 'cdktf.out');
+const DIST = path.join(import.meta.dirname, '..', 'dist');
+
+const args = process.argv.slice(2);
+const requireArtifacts = args.includes('--require-artifacts');
+const unknownFlags = args.filter((arg) => arg.startsWith('--') && arg !== '--require-artifacts');
+const wanted = args.filter((arg) => !arg.startsWith('--'));
+const invalid = wanted.filter((name) => !(ENVIRONMENT_NAMES as readonly string[]).includes(name));
+if (unknownFlags.length > 0 || invalid.length > 0) {
+  console.error(`usage: node infra/main.ts [--require-artifacts] [${ENVIRONMENT_NAMES.join('|')} ...]`);
+  process.exit(2);
+}
+
+try {
+  const configs = loadEnvironments(process.env);
+  const names = (wanted.length > 0 ? wanted : ENVIRONMENT_NAMES) as EnvironmentName[];
+  const artifacts = findArtifacts(DIST, { apiImage: process.env.CONVEYOR_API_IMAGE || undefined });
+  const { app, stacks } = createApp({
+    outdir: OUTDIR,
+    environments: names.map((name) => configs[name]),
+    artifacts,
+    requireArtifacts,
+  });
+  app.synth();
+
+  const warnings = new Set(
+    stacks.flatMap((stack) =>
+      stack.node
+        .findAll()
+        .flatMap((node) => node.node.metadata)
+        .filter((entry) => entry.type === String(AnnotationMetadataEntryType.WARN))
+        .map((entry) => String(entry.data)),
+    ),
+  );
+  for (const warning of warnings) console.warn(`warning: ${warning}`);
+  for (const stack of stacks) {
+    const dir = path.relative(process.cwd(), path.join(OUTDIR, 'stacks', stack.node.id));
+    console.log(
+      `${stack.node.id}: ${dir}/cdk.tf.json (project ${stack.config.projectId}, image ${stack.compute.apiImage})`,
+    );
+  }
+} catch (error) {
+  console.error(`synth failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
