@@ -1,15 +1,16 @@
 /**
  * Given/when/then for pure deciders: given(past events) → when(command) → then(new events | error).
  * Past events are wrapped in envelopes with sequences 1..n for one order, as the store would.
+ * A decider answers with events by default; the saga answers with the commands it will execute.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { envelop, type DomainEvent } from '#shared/contracts/events/index.ts';
 import type { Decision } from '#shared/domain/order/decide.ts';
 
-export interface Decider<State, Command> {
+export interface Decider<State, Command, Output = Decision> {
   evolve: (state: State | undefined, event: DomainEvent) => State;
-  decide: (state: State | undefined, command: Command) => Decision[];
+  decide: (state: State | undefined, command: Command) => Output[];
 }
 
 /** Envelopes drafts as one order's history, sequences from `firstSequence`. */
@@ -26,7 +27,7 @@ export function history(orderId: string, drafts: readonly Decision[], firstSeque
   );
 }
 
-export function scenario<State, Command>(decider: Decider<State, Command>) {
+export function scenario<State, Command, Output = Decision>(decider: Decider<State, Command, Output>) {
   return {
     given(...past: Decision[]) {
       const orderId = randomUUID();
@@ -36,7 +37,7 @@ export function scenario<State, Command>(decider: Decider<State, Command>) {
         when(command: Command) {
           const act = () => decider.decide(state, command);
           return {
-            then(...expected: Decision[]) {
+            then(...expected: Output[]) {
               assert.deepEqual(act(), expected);
             },
             thenNothing() {
