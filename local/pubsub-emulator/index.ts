@@ -19,6 +19,7 @@ import { createPushController } from './push.ts';
 import { SchemaRegistry, schemaService } from './schema-service.ts';
 import type { StreamSession } from './streaming-pull.ts';
 import { subscriberService } from './subscriber-service.ts';
+import { decodePublishRequest } from './wire.ts';
 
 export type { JsonWebKeySet, OidcSigningKey } from './oidc.ts';
 export { OIDC_ISSUER } from './oidc.ts';
@@ -79,7 +80,13 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     'grpc.max_send_message_length': -1,
     'grpc.enable_channelz': 0,
   });
-  server.addService(definitions.publisher, publisherService(broker));
+  server.addService(
+    {
+      ...definitions.publisher,
+      Publish: { ...definitions.publisher.Publish!, requestDeserialize: decodePublishRequest },
+    },
+    publisherService(broker),
+  );
   server.addService(
     withRawResponses(definitions.subscriber, ['Pull', 'StreamingPull']),
     subscriberService(

@@ -3,7 +3,9 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Broker } from './broker.ts';
 import { parseName } from './names.ts';
 import { implementation, paginate } from './rpc.ts';
-import type { FieldMask, PubsubMessageProto, TopicProto } from './types.ts';
+import { invalidArgument } from './errors.ts';
+import type { FieldMask, TopicProto } from './types.ts';
+import type { DecodedPublishRequest } from './wire.ts';
 
 interface TopicRequest {
   topic?: string;
@@ -18,9 +20,10 @@ export function publisherService(broker: Broker): UntypedServiceImplementation {
     UpdateTopic: (request: { topic?: TopicProto; update_mask?: FieldMask }) =>
       broker.updateTopic(request.topic, request.update_mask),
 
-    Publish: (request: { topic?: string; messages?: PubsubMessageProto[] }) => ({
-      message_ids: broker.publish(request.topic, request.messages),
-    }),
+    Publish: (request: DecodedPublishRequest) => {
+      if (request.malformed) throw invalidArgument(`Malformed PublishRequest: ${request.malformed}.`);
+      return { message_ids: broker.publish(request.topic, request.messages) };
+    },
 
     GetTopic: (request: TopicRequest) => broker.topic(request.topic).proto,
 

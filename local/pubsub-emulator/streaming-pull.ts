@@ -25,6 +25,8 @@ export interface StreamingPullOptions {
 
 type Call = ServerDuplexStream<StreamingPullRequestProto, Buffer>;
 
+const MAX_RESPONSE_MESSAGES = 1000;
+
 export class StreamSession implements Consumer {
   private readonly call: Call;
   private readonly broker: Broker;
@@ -159,13 +161,29 @@ export class StreamSession implements Consumer {
     if (!this.call.write(encodeStreamingPullResponse(parts))) this.blocked = true;
   }
 
+  /**
+   * Sends one response. A response carries at most max_outstanding_messages - 1 messages (and at
+   * most 1000), and while more is waiting than the stream has room for, the stream waits until it
+   * has room for a whole such batch instead of trickling out small responses as single acks come
+   * back. The "- 1" matters for the Node client: its own flow control pauses its streams once it
+   * holds >= maxMessages (1000 by default, also sent as max_outstanding_messages), but finishes
+   * the response it is reading; a response of exactly 1000 would stop it after one response per
+   * ack round trip, one of 999 lets it take a second.
+   */
   fill(): boolean {
     if (this.state !== 'open' || this.blocked) return false;
     const roomMessages = this.maxMessages - this.outstanding;
     const roomBytes = this.maxBytes - this.outstandingBytes;
     if (roomMessages <= 0 || roomBytes <= 0) return false;
     const engine = this.subscription!.engine;
-    const records = engine.take(roomMessages, roomBytes, this.ackDeadlineSeconds * 1000, this);
+    const batch = Math.min(MAX_RESPONSE_MESSAGES, Math.max(1, this.maxMessages - 1));
+    if (roomMessages < batch && engine.availableEstimate() > roomMessages) return false;
+    const records = engine.take(
+      Math.min(batch, roomMessages),
+      roomBytes,
+      this.ackDeadlineSeconds * 1000,
+      this,
+    );
     if (records.length === 0) return false;
     const deliveries = new Array<ReturnType<typeof engine.toDelivery>>(records.length);
     for (let i = 0; i < records.length; i++) {

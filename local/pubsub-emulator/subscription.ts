@@ -383,6 +383,11 @@ export class SubscriptionEngine {
     return this.ready.length > 0 || this.readyKeys.length > 0;
   }
 
+  /** Roughly how many messages could be taken now (an ordering key counts as unbounded). */
+  availableEstimate(): number {
+    return this.readyKeys.length > 0 ? Infinity : this.ready.length;
+  }
+
   private lease(record: MessageRecord, now: number, deadlineMs: number, consumer: Consumer): void {
     record.state = RecordState.outstanding;
     record.gen++;

@@ -249,3 +249,129 @@ export function encodeRpcStatus(code: number, message: string, info: ErrorInfo):
   }
   return buffer;
 }
+
+/** A PublishRequest as the Publish handler reads it; `malformed` is set when the bytes are not one. */
+export interface DecodedPublishRequest {
+  topic?: string;
+  messages: { data: Buffer; attributes: Record<string, string>; ordering_key: string }[];
+  malformed?: string;
+}
+
+class Truncated extends Error {}
+
+function readVarint(buffer: Buffer, pos: number, end: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw new Truncated('truncated varint');
+    const byte = buffer[pos++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, pos];
+    scale *= 128;
+  }
+  throw new Truncated('varint too long');
+}
+
+function skipField(buffer: Buffer, pos: number, end: number, wireType: number): number {
+  switch (wireType) {
+    case 0:
+      return readVarint(buffer, pos, end)[1];
+    case 1:
+      pos += 8;
+      break;
+    case 2: {
+      const [length, start] = readVarint(buffer, pos, end);
+      pos = start + length;
+      break;
+    }
+    case 5:
+      pos += 4;
+      break;
+    default:
+      throw new Truncated(`unsupported wire type ${wireType}`);
+  }
+  if (pos > end) throw new Truncated('truncated field');
+  return pos;
+}
+
+function readLength(buffer: Buffer, pos: number, end: number): [number, number] {
+  const [length, start] = readVarint(buffer, pos, end);
+  if (start + length > end) throw new Truncated('truncated length-delimited field');
+  return [start, start + length];
+}
+
+/**
+ * Decodes a google.pubsub.v1.PublishRequest straight from the wire (the publish hot path; the
+ * generic decoder builds each message twice). message_id and publish_time are skipped: the
+ * server assigns them.
+ */
+export function decodePublishRequest(buffer: Buffer): DecodedPublishRequest {
+  const request: DecodedPublishRequest = { messages: [] };
+  try {
+    let pos = 0;
+    const end = buffer.length;
+    while (pos < end) {
+      const [tag, next] = readVarint(buffer, pos, end);
+      pos = next;
+      const field = Math.floor(tag / 8);
+      const wireType = tag & 7;
+      if (field === 1 && wireType === 2) {
+        const [start, stop] = readLength(buffer, pos, end);
+        request.topic = buffer.toString('utf8', start, stop);
+        pos = stop;
+      } else if (field === 2 && wireType === 2) {
+        const [start, stop] = readLength(buffer, pos, end);
+        request.messages.push(decodePubsubMessage(buffer, start, stop));
+        pos = stop;
+      } else {
+        pos = skipField(buffer, pos, end, wireType);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Truncated)) throw error;
+    request.malformed = error.message;
+  }
+  return request;
+}
+
+function decodePubsubMessage(buffer: Buffer, pos: number, end: number) {
+  let data: Buffer = EMPTY;
+  let orderingKey = '';
+  const attributes: Record<string, string> = {};
+  while (pos < end) {
+    const [tag, next] = readVarint(buffer, pos, end);
+    pos = next;
+    const field = Math.floor(tag / 8);
+    const wireType = tag & 7;
+    if (wireType !== 2) {
+      pos = skipField(buffer, pos, end, wireType);
+      continue;
+    }
+    const [start, stop] = readLength(buffer, pos, end);
+    pos = stop;
+    if (field === 1) {
+      data = buffer.subarray(start, stop);
+    } else if (field === 2) {
+      let key = '';
+      let value = '';
+      let p = start;
+      while (p < stop) {
+        const [entryTag, afterTag] = readVarint(buffer, p, stop);
+        if ((entryTag & 7) !== 2) {
+          p = skipField(buffer, afterTag, stop, entryTag & 7);
+          continue;
+        }
+        const [s, e] = readLength(buffer, afterTag, stop);
+        if (entryTag >>> 3 === 1) key = buffer.toString('utf8', s, e);
+        else if (entryTag >>> 3 === 2) value = buffer.toString('utf8', s, e);
+        p = e;
+      }
+      attributes[key] = value;
+    } else if (field === 5) {
+      orderingKey = buffer.toString('utf8', start, stop);
+    }
+  }
+  return { data, attributes, ordering_key: orderingKey };
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
