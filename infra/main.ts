@@ -38,18 +38,32 @@ try {
     artifacts,
     requireArtifacts,
   });
-  app.synth();
-
-  const warnings = new Set(
+  const annotations = (level: AnnotationMetadataEntryType) =>
     stacks.flatMap((stack) =>
       stack.node
         .findAll()
-        .flatMap((node) => node.node.metadata)
-        .filter((entry) => entry.type === String(AnnotationMetadataEntryType.WARN))
-        .map((entry) => String(entry.data)),
-    ),
-  );
-  for (const warning of warnings) console.warn(`warning: ${warning}`);
+        .flatMap((node) =>
+          node.node.metadata
+            .filter((entry) => entry.type === String(level))
+            .map((entry) => `[${node.node.path}] ${String(entry.data)}`),
+        ),
+    );
+  try {
+    app.synth();
+  } catch (error) {
+    // cdktf suggests CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS; the policy is not optional.
+    throw new Error(
+      (error instanceof Error ? error.message : String(error)).replace(/\n+Either fix.*$/s, ''),
+      { cause: error },
+    );
+  }
+  // With CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS set, cdktf writes the output anyway: still fail.
+  const errors = annotations(AnnotationMetadataEntryType.ERROR);
+  if (errors.length > 0) throw new Error(`policy or build errors:\n${errors.join('\n')}`);
+  for (const warning of new Set(
+    annotations(AnnotationMetadataEntryType.WARN).map((w) => w.replace(/^\[[^\]]*\] /, '')),
+  ))
+    console.warn(`warning: ${warning}`);
   for (const stack of stacks) {
     const dir = path.relative(process.cwd(), path.join(OUTDIR, 'stacks', stack.node.id));
     console.log(

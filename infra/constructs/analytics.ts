@@ -98,25 +98,30 @@ export class Analytics extends Construct {
       project: config.projectId,
       dataset: BIGQUERY.dataset,
     });
+    // A view that reads another view is created after it (a cycle cannot be created at all).
+    const readsOf = (view: ViewDefinition) =>
+      definitions.filter(
+        (other) => other.name !== view.name && new RegExp(`\\b${other.name}\\b`).test(view.query),
+      );
     const views: Record<string, BigqueryTable> = {};
-    for (const view of definitions) {
-      views[view.name] = new BigqueryTable(this, `view-${view.name}`, {
+    const creating = new Set<string>();
+    const create = (view: ViewDefinition): BigqueryTable => {
+      const existing = views[view.name];
+      if (existing) return existing;
+      if (creating.has(view.name)) throw new Error(`${view.file}: views read each other in a cycle`);
+      creating.add(view.name);
+      const reads = readsOf(view).map(create);
+      return (views[view.name] = new BigqueryTable(this, `view-${view.name}`, {
         datasetId: this.dataset.datasetId,
         tableId: view.name,
         description: `View from shared/analytics/views/${view.name}.sql`,
         // `%{` would start a Terraform template directive inside the JSON string.
         view: { query: view.query.replaceAll('%{', '%%{'), useLegacySql: false },
         deletionProtection: false,
-        dependsOn: [this.events],
-      });
-    }
-    // A view that reads another view is created after it.
-    for (const view of definitions) {
-      for (const other of definitions) {
-        if (other.name !== view.name && new RegExp(`\\b${other.name}\\b`).test(view.query))
-          views[view.name]!.dependsOn = [...(views[view.name]!.dependsOn ?? []), views[other.name]!.fqn];
-      }
-    }
+        dependsOn: [this.events, ...reads],
+      }));
+    };
+    for (const view of definitions) create(view);
     this.views = views;
   }
 }
