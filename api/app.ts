@@ -1,0 +1,80 @@
+/**
+ * The Conveyor API as a Fastify plugin, built from injected dependencies (a pg pool, the outbox
+ * relay handle, clock and id generator, settings). Layers, in order: compilers and services,
+ * request context, the one error handler, OpenAPI, authentication and rate limits, then the routes.
+ * api/server.ts composes it with real dependencies; tests build it the same way with buildApp().
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { v7 as uuidv7 } from 'uuid';
+import type { Logger } from '#shared/logging/index.ts';
+import type { Pool } from '#shared/store/pool.ts';
+import { auth } from './plugins/auth.ts';
+import { errors } from './plugins/errors.ts';
+import { openApi } from './plugins/openapi.ts';
+import { requestContext } from './plugins/request-context.ts';
+import {
+  DEFAULT_SETTINGS,
+  decorateServices,
+  type AppSettings,
+  type RelayHandle,
+} from './plugins/services.ts';
+import { catalogueRoutes } from './routes/catalogue/index.ts';
+import { healthRoutes } from './routes/health/index.ts';
+import { inventoryRoutes } from './routes/inventory/index.ts';
+import { ordersRoutes } from './routes/orders/index.ts';
+
+export type { AppSettings, RelayHandle } from './plugins/services.ts';
+
+export interface AppDeps {
+  pool: Pool;
+  relay: RelayHandle;
+  clock?: () => Date;
+  /** Order ids and event ids: UUIDv7. */
+  newId?: () => string;
+  settings?: Partial<AppSettings>;
+}
+
+const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
+  const settings = { ...DEFAULT_SETTINGS, ...deps.settings };
+  const clock = deps.clock ?? (() => new Date());
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  decorateServices(app, { pool: deps.pool, relay: deps.relay, clock, newId: deps.newId ?? uuidv7, settings });
+  requestContext(app, settings.projectId);
+  errors(app);
+  await openApi(app);
+  await auth(app, {
+    pool: deps.pool,
+    cacheTtlMs: settings.apiKeyCacheTtlMs,
+    rateLimitPerMinute: settings.rateLimitPerMinute,
+    clock,
+  });
+  await app.register(healthRoutes);
+  await app.register(ordersRoutes);
+  await app.register(catalogueRoutes);
+  await app.register(inventoryRoutes);
+};
+
+// Not encapsulated (what fastify-plugin does): the error handler, hooks and decorators belong to
+// the instance the app is registered on, so they also cover unknown routes.
+Object.assign(conveyorApi, { [Symbol.for('skip-override')]: true });
+export default conveyorApi;
+
+/** A Fastify instance with the API registered; not yet listening. */
+export async function buildApp(deps: AppDeps & { logger: Logger }): Promise<FastifyInstance> {
+  const newId = deps.newId ?? uuidv7;
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: deps.settings?.bodyLimitBytes ?? DEFAULT_SETTINGS.bodyLimitBytes,
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    genReqId: () => newId(),
+    // Cloud Run's front end terminates TLS and forwards; req.ip is the client (rate limits by IP).
+    trustProxy: true,
+    return503OnClosing: true,
+  });
+  await app.register(conveyorApi, { ...deps, newId });
+  return app;
+}

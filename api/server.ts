@@ -1,0 +1,92 @@
+/**
+ * Entry point of the API (Cloud Run; bundled to dist/api/server.js): parses the environment, builds
+ * the pool, the Pub/Sub publisher and the outbox relay, and listens on PORT.
+ *
+ * SIGTERM (Cloud Run gives 10 s): stop accepting and finish in-flight requests, flush the relay,
+ * close the publisher and the pool, exit; a timer exits regardless after SHUTDOWN_TIMEOUT_MS.
+ */
+import { loadConfigOrExit } from '#shared/config/index.ts';
+import { createLogger } from '#shared/logging/index.ts';
+import { createPubSubPublisher } from '#shared/messaging/publisher.ts';
+import { createOutboxRelay } from '#shared/messaging/relay.ts';
+import { purgeExpiredIdempotencyKeys } from '#shared/store/idempotency.ts';
+import { createPool, poolConfigFrom } from '#shared/store/pool.ts';
+import { buildApp } from './app.ts';
+import { apiConfigSchema } from './config.ts';
+
+const config = loadConfigOrExit(apiConfigSchema, process.env, 'api');
+const logger = createLogger({
+  service: 'api',
+  level: config.LOG_LEVEL,
+  ...(process.env.K_REVISION ? { base: { revision: process.env.K_REVISION } } : {}),
+});
+const pool = createPool(poolConfigFrom(config, 'api', logger));
+const publisher = createPubSubPublisher({
+  projectId: config.CONVEYOR_PROJECT_ID,
+  emulatorHost: config.PUBSUB_EMULATOR_HOST,
+  publishTimeoutMs: config.PUBSUB_PUBLISH_TIMEOUT_MS,
+});
+const relay = createOutboxRelay({
+  pool,
+  publisher,
+  logger,
+  batchSize: config.OUTBOX_BATCH_SIZE,
+  sweepIntervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
+  listen: config.OUTBOX_LISTEN ? { connectionString: config.DATABASE_URL } : undefined,
+});
+const app = await buildApp({
+  pool,
+  relay,
+  logger,
+  settings: {
+    projectId: config.CONVEYOR_PROJECT_ID,
+    bodyLimitBytes: config.API_BODY_LIMIT_BYTES,
+    rateLimitPerMinute: config.API_RATE_LIMIT_PER_MINUTE,
+    apiKeyCacheTtlMs: config.API_KEY_CACHE_TTL_MS,
+    idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+    outboxStuckAfterMs: config.OUTBOX_STUCK_AFTER_MS,
+  },
+});
+
+const purge = setInterval(() => {
+  purgeExpiredIdempotencyKeys(pool).catch((error: unknown) =>
+    logger.warn({ error }, 'purging expired idempotency keys failed'),
+  );
+}, 600_000).unref();
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const started = Date.now();
+  const deadline = setTimeout(() => {
+    logger.error(`shutdown took longer than ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+    process.exit(1);
+  }, config.SHUTDOWN_TIMEOUT_MS);
+  logger.info(`${signal}: shutting down`);
+  clearInterval(purge);
+  try {
+    await app.close();
+    await relay.stop({
+      flushTimeoutMs: Math.max(500, config.SHUTDOWN_TIMEOUT_MS - (Date.now() - started) - 1_500),
+    });
+    await publisher.close();
+    await pool.end();
+    logger.info(`shut down in ${Date.now() - started} ms`);
+  } catch (error) {
+    logger.error({ error }, 'shutdown failed');
+    process.exitCode = 1;
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal));
+
+try {
+  relay.start();
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  logger.info(`listening on ${address}`);
+} catch (error) {
+  logger.fatal({ error }, 'the API failed to start');
+  process.exit(1);
+}
