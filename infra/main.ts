@@ -8,6 +8,7 @@
  * Environment: CONVEYOR_<ENV>_PROJECT_ID, CONVEYOR_<ENV>_REGION, CONVEYOR_<ENV>_STATE_BUCKET
  * (infra/config.ts) and CONVEYOR_API_IMAGE (deploy this image instead of the built context's tag).
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { AnnotationMetadataEntryType } from 'cdktf';
 import { findArtifacts } from './artifacts.ts';
@@ -32,6 +33,9 @@ try {
   const configs = loadEnvironments(process.env);
   const names = (wanted.length > 0 ? wanted : ENVIRONMENT_NAMES) as EnvironmentName[];
   const artifacts = findArtifacts(DIST, { apiImage: process.env.CONVEYOR_API_IMAGE || undefined });
+  // Generated output only: a stale cdk.tf beside a new cdk.tf.json (or the reverse) would be
+  // loaded together by Terraform.
+  rmSync(OUTDIR, { recursive: true, force: true });
   const { app, stacks } = createApp({
     outdir: OUTDIR,
     environments: names.map((name) => configs[name]),
@@ -67,7 +71,7 @@ try {
   for (const stack of stacks) {
     const dir = path.relative(process.cwd(), path.join(OUTDIR, 'stacks', stack.node.id));
     console.log(
-      `${stack.node.id}: ${dir}/cdk.tf.json (project ${stack.config.projectId}, image ${stack.compute.apiImage})`,
+      `${stack.node.id}: ${dir}/${process.env.SYNTH_HCL_OUTPUT === 'true' ? 'cdk.tf' : 'cdk.tf.json'} (project ${stack.config.projectId}, image ${stack.compute.apiImage})`,
     );
   }
 } catch (error) {
