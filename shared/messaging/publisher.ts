@@ -41,7 +41,10 @@ export interface PubSubPublisherOptions {
 export function createPubSubPublisher(options: PubSubPublisherOptions): Publisher {
   const pubsub = new PubSub({
     projectId: options.projectId,
-    ...(options.emulatorHost ? { apiEndpoint: options.emulatorHost, emulatorMode: true } : {}),
+    // universeDomain given: the auth library then does not probe the GCE metadata server for it.
+    ...(options.emulatorHost
+      ? { apiEndpoint: options.emulatorHost, emulatorMode: true, universeDomain: 'googleapis.com' }
+      : {}),
     // gRPC waits up to 120 s between reconnection attempts by default; an outage of Pub/Sub (or an
     // emulator restart) should be noticed within a second or two of its end. google-gax passes
     // options named grpc.* to the channel.
