@@ -177,12 +177,15 @@ describe('outbox relay', () => {
     state = (await appendEvents(db.pool, orderId, 1, FOLLOW_UPS.slice(0, 2), meta(), { current: state }))
       .state;
     await testRelay.sweep();
-    const { rows: afterFailure } = await db.pool.query(
-      'SELECT attempts, last_error, published_at FROM outbox WHERE ordering_key = $1 ORDER BY id',
-      [orderId],
-    );
+    const { rows: afterFailure } = await db.pool.query<{
+      attempts: number;
+      last_error: string;
+      published_at: Date | null;
+    }>('SELECT attempts, last_error, published_at FROM outbox WHERE ordering_key = $1 ORDER BY id', [
+      orderId,
+    ]);
     assert.ok(afterFailure.every((row) => row.published_at === null && row.attempts === 1));
-    assert.match(afterFailure[0].last_error, /injected publish failure/);
+    assert.match(afterFailure[0]!.last_error, /injected publish failure/);
     // A new row of the key is due at once, but must wait for its predecessors.
     await appendEvents(db.pool, orderId, 3, FOLLOW_UPS.slice(2), meta(), { current: state });
     await testRelay.sweep();
@@ -195,9 +198,10 @@ describe('outbox relay', () => {
       received(orderId).map((event) => event.sequence),
       [1, 2, 3, 4],
     );
-    const { rows } = await db.pool.query('SELECT attempts FROM outbox WHERE ordering_key = $1 ORDER BY id', [
-      orderId,
-    ]);
+    const { rows } = await db.pool.query<{ attempts: number }>(
+      'SELECT attempts FROM outbox WHERE ordering_key = $1 ORDER BY id',
+      [orderId],
+    );
     // The second failure also took the newer row down with its key.
     assert.deepEqual(
       rows.map((row) => row.attempts),
