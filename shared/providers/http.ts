@@ -177,7 +177,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     }
     if (result !== undefined) return result;
     const transient = isTransientStatus(response.status);
-    throw new RetryAfterAware(name, `${where} answered ${response.status}${snippet(text)}`, {
+    throw new UnexpectedStatusError(name, `${where} answered ${response.status}${snippet(text)}`, {
       retryable: transient,
       status: response.status,
       retryAfterMs: transient ? retryAfter(response.headers) : undefined,
@@ -207,7 +207,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
               throw new AbortError(new ProviderError(name, 'the client is closed', { retryable: false }));
             }
             if (error instanceof ProviderError && !error.retryable) throw new AbortError(error);
-            waitAtLeastMs = error instanceof RetryAfterAware ? (error.retryAfterMs ?? 0) : 0;
+            waitAtLeastMs = error instanceof UnexpectedStatusError ? (error.retryAfterMs ?? 0) : 0;
             throw error;
           }
         },
@@ -236,8 +236,8 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
   return { request, breakerState: state, close: () => breaker.shutdown() };
 }
 
-/** A transient answer that may say when to come back (Retry-After on 429 and 503). */
-class RetryAfterAware extends ProviderError {
+/** An answer that is not a result of the call: transient or not by its status; it may say when to come back (Retry-After). */
+class UnexpectedStatusError extends ProviderError {
   readonly retryAfterMs: number | undefined;
 
   constructor(
