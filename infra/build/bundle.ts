@@ -14,7 +14,13 @@ import { zipSync } from 'fflate';
 import type { Zippable } from 'fflate';
 import { FUNCTION } from '#shared/contracts/catalogue.ts';
 import type { FunctionName } from '#shared/contracts/catalogue.ts';
-import { EXTERNAL_PACKAGES, FUNCTION_RUNTIME_DEPENDENCIES, NEVER_INSTALLED, packageOf } from './externals.ts';
+import {
+  DIRNAME_TOLERATED,
+  EXTERNAL_PACKAGES,
+  FUNCTION_RUNTIME_DEPENDENCIES,
+  NEVER_INSTALLED,
+  packageOf,
+} from './externals.ts';
 import { hashDirectory, hashFile, shortHash } from './hash.ts';
 import { API_BUNDLE, distLayout } from './layout.ts';
 
@@ -192,7 +198,31 @@ async function bundle(
     metafile: true,
     logLevel: 'silent',
   });
+  for (const output of Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.js'))) {
+    const file = path.resolve(root, output);
+    const offenders = packagesUsingDirname(readFileSync(file, 'utf8')).filter(
+      (name) => !(name in DIRNAME_TOLERATED),
+    );
+    if (offenders.length > 0)
+      throw new Error(
+        `${path.relative(root, file)}: bundled ${offenders.join(', ')} use(s) __dirname/__filename, which an ESM ` +
+          'bundle does not have (usually to read files shipped in the package): add to EXTERNAL_PACKAGES in ' +
+          'infra/build/externals.ts, or to DIRNAME_TOLERATED with the reason it is never reached',
+      );
+  }
   return result.metafile;
+}
+
+/** Packages whose bundled code mentions __dirname/__filename, from esbuild's `// node_modules/…` markers. */
+export function packagesUsingDirname(code: string): string[] {
+  const found = new Set<string>();
+  let current: string | undefined;
+  for (const line of code.split('\n')) {
+    const source = /^\/\/ (\S+\.(?:[cm]?[jt]sx?|json))$/.exec(line)?.[1];
+    if (source) current = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source)?.[1];
+    else if (current && /\b__(dirname|filename)\b/.test(line)) found.add(current);
+  }
+  return [...found].sort();
 }
 
 /** The external packages the bundle imports (plus `always`), pinned to the installed versions. */

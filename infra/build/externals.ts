@@ -13,11 +13,25 @@ export const EXTERNAL_PACKAGES: Readonly<Record<string, string>> = {
     'google-gax locates its .proto/.json descriptors relative to its own files (__dirname) at ' +
     'run time; bundled, it fails on load',
   '@google-cloud/bigquery': 'a Google client library like @google-cloud/pubsub: kept whole, as published',
+  '@fastify/swagger-ui':
+    'serves the Swagger UI files from its own static/ folder, found through __dirname (bundled, the ' +
+    'API fails on start)',
+  '@fastify/swagger': 'reads its own package.json through __dirname',
 };
 
 /** Optional requires inside bundled packages, left unresolved and never installed. */
 export const NEVER_INSTALLED: Readonly<Record<string, string>> = {
   'pg-native': 'pg requires it only when pg.native is used, which Conveyor does not',
+};
+
+/**
+ * Bundled packages that mention __dirname / __filename (undefined in an ESM bundle) without
+ * needing them in Conveyor; any other package that does fails the build (see bundle.ts).
+ */
+export const DIRNAME_TOLERATED: Readonly<Record<string, string>> = {
+  pino: 'only for transports (worker threads); Conveyor logs JSON to stdout without one',
+  'thread-stream': "pino's transport worker, unused for the same reason",
+  jiti: 'the word appears inside generated code text (node-pg-migrate loads no TypeScript migrations)',
 };
 
 /** Every function's package.json depends on the framework, whether or not its code imports it. */
