@@ -101,6 +101,8 @@ export const DEPLOYABLES: Readonly<Record<DeployableName, DeployableSpec>> = {
       PG_POOL_MAX: plain((c) => String(c.api.poolMax)),
       PAYMENT_WEBHOOK_SECRET: secret('paymentWebhook'),
       SHIPPING_WEBHOOK_SECRET: secret('shippingWebhook'),
+      // api/config.ts lists it for features to come (approval in the API's order view).
+      APPROVAL_THRESHOLD_MINOR: plain((c) => String(c.approvalThresholdMinor)),
     },
     // The outbox relay, replays, and redrives back to each dead-lettered subscription's topic.
     publishes: [...new Set([TOPIC.orderEvents, TOPIC.replays, ...REDRIVE_TOPICS])],
