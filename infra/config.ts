@@ -88,6 +88,20 @@ export const EnvironmentConfigSchema = z
     alerting: z.object({ notificationEmails: z.array(z.email()) }),
   })
   .superRefine((config, context) => {
+    // Cloud SQL editions: Enterprise keeps at most 7 days of logs for point-in-time recovery, and
+    // Enterprise Plus runs only on performance-optimized machine types.
+    if (config.sql.edition === 'ENTERPRISE' && config.sql.transactionLogRetentionDays > 7)
+      context.addIssue({
+        code: 'custom',
+        path: ['sql', 'transactionLogRetentionDays'],
+        message: 'ENTERPRISE edition keeps at most 7 days of transaction logs',
+      });
+    if (config.sql.edition === 'ENTERPRISE_PLUS' && !config.sql.tier.startsWith('db-perf-optimized-'))
+      context.addIssue({
+        code: 'custom',
+        path: ['sql', 'tier'],
+        message: 'ENTERPRISE_PLUS needs a db-perf-optimized-* tier',
+      });
     // Every pool that can be open at once must fit under max_connections, with headroom for the
     // migration job and operators.
     const reserve = 10;

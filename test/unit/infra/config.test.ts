@@ -59,6 +59,20 @@ describe('infra config', () => {
     assert.deepEqual(result.error.issues[0]!.path, ['sql', 'maxConnections']);
   });
 
+  it('knows what each Cloud SQL edition allows', () => {
+    const { prod } = loadEnvironments({});
+    const paths = (sql: Partial<typeof prod.sql>) =>
+      EnvironmentConfigSchema.safeParse({ ...prod, sql: { ...prod.sql, ...sql } }).error?.issues.map((i) =>
+        i.path.join('.'),
+      );
+    assert.deepEqual(paths({ transactionLogRetentionDays: 14 }), ['sql.transactionLogRetentionDays']);
+    assert.deepEqual(paths({ edition: 'ENTERPRISE_PLUS' }), ['sql.tier']);
+    assert.equal(
+      paths({ edition: 'ENTERPRISE_PLUS', tier: 'db-perf-optimized-N-2', transactionLogRetentionDays: 14 }),
+      undefined,
+    );
+  });
+
   it('checks shapes: a /28 connector range, HH:MM backups, POSTGRES_<n>', () => {
     const { dev } = loadEnvironments({});
     const broken = {
