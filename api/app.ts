@@ -4,7 +4,12 @@
  * request context, the one error handler, OpenAPI, authentication and rate limits, then the routes.
  * api/server.ts composes it with real dependencies; tests build it the same way with buildApp().
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from '#shared/logging/index.ts';
@@ -50,11 +55,29 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
     rateLimitPerMinute: settings.rateLimitPerMinute,
     clock,
   });
+  drainOnClose(app);
   await app.register(healthRoutes);
   await app.register(ordersRoutes);
   await app.register(catalogueRoutes);
   await app.register(inventoryRoutes);
 };
+
+/**
+ * On close, Fastify closes idle keep-alive connections once; a request still in flight then would
+ * leave its connection open after answering and close() would wait for the client to hang up.
+ * Answers sent while closing say `Connection: close`, so each connection ends with its last answer.
+ */
+function drainOnClose(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+}
 
 // Not encapsulated (what fastify-plugin does): the error handler, hooks and decorators belong to
 // the instance the app is registered on, so they also cover unknown routes.
@@ -68,7 +91,8 @@ export async function buildApp(deps: AppDeps & { logger: Logger }): Promise<Fast
   const app = Fastify({
     loggerInstance,
     bodyLimit: deps.settings?.bodyLimitBytes ?? DEFAULT_SETTINGS.bodyLimitBytes,
-    disableRequestLogging: true,
+    // One line per response comes from plugins/request-context.ts, in Cloud Logging's shape.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: () => newId(),
     // Cloud Run's front end terminates TLS and forwards; req.ip is the client (rate limits by IP).

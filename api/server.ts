@@ -56,7 +56,11 @@ const purge = setInterval(() => {
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
+  if (stopping) {
+    // A second Ctrl-C means "now"; a repeated SIGTERM changes nothing.
+    if (signal === 'SIGINT') process.exit(130);
+    return;
+  }
   stopping = true;
   const started = Date.now();
   const deadline = setTimeout(() => {
@@ -80,7 +84,7 @@ async function shutdown(signal: string): Promise<void> {
     clearTimeout(deadline);
   }
 }
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown(signal));
 
 try {
   relay.start();
