@@ -13,6 +13,8 @@ interface MethodSpec {
   params: Param[];
   request?: string;
   response?: string;
+  /** jobs.insert declares uploads; `bq` always passes a (null) media body to it. */
+  upload?: boolean;
 }
 
 const P = (name: string): Param => [name, 'path'];
@@ -148,6 +150,7 @@ const RESOURCES: Record<string, Record<string, MethodSpec>> = {
       params: [PROJECT],
       request: 'Job',
       response: 'Job',
+      upload: true,
     },
     get: {
       httpMethod: 'GET',
@@ -241,6 +244,15 @@ export function discoveryDocument(rootUrl: string): Record<string, unknown> {
         ...(spec.request ? { request: { $ref: spec.request } } : {}),
         ...(spec.response ? { response: { $ref: spec.response } } : {}),
         scopes: ['https://www.googleapis.com/auth/bigquery'],
+        ...(spec.upload
+          ? {
+              supportsMediaUpload: true,
+              mediaUpload: {
+                accept: ['*/*'],
+                protocols: { simple: { multipart: true, path: `/upload/bigquery/v2/${spec.path}` } },
+              },
+            }
+          : {}),
       };
     }
     resources[resource] = { methods: described };

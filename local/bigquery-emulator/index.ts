@@ -24,6 +24,8 @@ export interface BigQueryEmulatorOptions {
   dataDir?: string;
   /** How long an insertId is remembered for de-duplication (BigQuery: about a minute). */
   insertIdWindowMs?: number;
+  /** Milliseconds since the epoch for the de-duplication window; tests inject their own. */
+  clock?: () => number;
   /** Receives one line per request and any internal error; silent by default. */
   log?: (line: string) => void;
 }
@@ -65,7 +67,10 @@ export async function startBigQueryEmulator(
         throw queryError(error, query);
       }
     });
-    const insertIds = new InsertIdWindow(options.insertIdWindowMs ?? DEFAULT_INSERT_ID_WINDOW_MS);
+    const insertIds = new InsertIdWindow(
+      options.insertIdWindowMs ?? DEFAULT_INSERT_ID_WINDOW_MS,
+      options.clock,
+    );
     catalog.onTableReset = (key) => insertIds.forget(key);
     const jobs = new Jobs(engine, catalog);
     const server = createServer({ engine, catalog, jobs, insertIds, log });

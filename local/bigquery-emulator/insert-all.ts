@@ -89,7 +89,7 @@ export async function insertAll(
     throw invalid('Invalid JSON payload received. Expected an object.');
   const request = body as Record<string, unknown>;
   for (const key of Object.keys(request)) if (!REQUEST_FIELDS.has(key)) throw unknownName(key, '');
-  if (request.templateSuffix !== undefined)
+  if (typeof request.templateSuffix === 'string' && request.templateSuffix !== '')
     throw invalid('templateSuffix is not supported by the BigQuery emulator');
   const rows = request.rows;
   if (rows !== undefined && !Array.isArray(rows))
