@@ -455,7 +455,7 @@ function structCall(c: CallContext): Out {
 
 function castCall(c: CallContext, safe: boolean): Out {
   arity(c, 1);
-  const nodes = c.raw[0]!;
+  const nodes = c.group.children;
   const asAt = nodes.findIndex((n) => isWord(n, 'AS'));
   if (asAt < 0) throw new SqlError(`Syntax error: Expected keyword AS in ${c.name}`, c.position);
   const formatAt = nodes.findIndex((n, k) => k > asAt && isWord(n, 'FORMAT'));

@@ -71,13 +71,19 @@ export function buildTree(tokens: readonly Token[], sqlLength: number): Node[] {
   return root;
 }
 
-/** Splits nodes at top-level commas. */
+/**
+ * Splits nodes at top-level commas. Commas inside a type's angle brackets (`STRUCT<a INT64, b
+ * STRING>`, `ARRAY<STRUCT<...>>`) do not split: a `<` opens a type only right after ARRAY or STRUCT.
+ */
 export function splitCommas(nodes: readonly Node[]): Node[][] {
   const parts: Node[][] = [[]];
-  for (const node of nodes) {
-    if (isOp(node, ',')) parts.push([]);
+  let angles = 0;
+  nodes.forEach((node, k) => {
+    if (isOp(node, '<') && isWord(nodes[k - 1], 'ARRAY', 'STRUCT', 'RANGE')) angles++;
+    else if (isOp(node, '>') && angles > 0) angles--;
+    if (isOp(node, ',') && angles === 0) parts.push([]);
     else parts[parts.length - 1]!.push(node);
-  }
+  });
   return parts;
 }
 
