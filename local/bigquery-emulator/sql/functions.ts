@@ -6,18 +6,7 @@
  */
 import { SqlError, type Token } from './lexer.ts';
 import { DATE_PARTS, WEEKDAYS } from './keywords.ts';
-import {
-  isGroup,
-  isOp,
-  isWord,
-  Out,
-  quoteIdentifier,
-  quoteString,
-  splitCommas,
-  sql,
-  type Group,
-  type Node,
-} from './tree.ts';
+import { isGroup, isWord, Out, quoteString, splitCommas, sql, type Group, type Node } from './tree.ts';
 import type { Translator } from './translate.ts';
 
 export interface CallContext {
@@ -422,35 +411,10 @@ const withTimeZone = (value: Out, zone: Out | undefined, position: number): Out 
   zone ? sql(position, 'timezone(', zone, ',', value, ')') : value;
 
 function structCall(c: CallContext): Out {
-  const out = new Out().push('struct_pack(', c.position);
-  if (c.raw.length === 1 && c.raw[0]!.length === 0) return out.push(')', c.position);
-  c.raw.forEach((nodes, k) => {
-    let name = `_field_${k + 1}`;
-    let body = nodes;
-    const last = nodes[nodes.length - 1];
-    if (
-      nodes.length >= 3 &&
-      isWord(nodes[nodes.length - 2], 'AS') &&
-      last &&
-      (last.kind === 'ident' || last.kind === 'quoted')
-    ) {
-      name = last.value;
-      body = nodes.slice(0, -2);
-    } else if (
-      last &&
-      (last.kind === 'ident' || last.kind === 'quoted') &&
-      nodes.every((n, j) => (j % 2 === 0 ? n.kind === 'ident' || n.kind === 'quoted' : isOp(n, '.')))
-    ) {
-      name = last.kind === 'quoted' ? last.value.split('.').pop()! : last.value;
-    }
-    if (k > 0) out.push(',', nodes[0]?.start ?? c.position);
-    out.push(`${quoteIdentifier(name)} :=`, nodes[0]?.start ?? c.position);
-    const isInt = body.length === 1 && body[0]!.kind === 'number' && /^\d+$/.test(body[0]!.value);
-    if (isInt) out.push('CAST(', body[0]!.start);
-    c.translator.seq(body, out);
-    if (isInt) out.push('AS BIGINT)', body[0]!.start);
-  });
-  return out.push(')', c.group.end - 1);
+  const out = new Out();
+  const args = c.raw.length === 1 && c.raw[0]!.length === 0 ? [] : c.raw;
+  c.translator.structPack(args, undefined, c.position, out);
+  return out;
 }
 
 function castCall(c: CallContext, safe: boolean): Out {
@@ -568,6 +532,13 @@ function approxQuantiles(c: CallContext): Out {
     filter,
     `IS NOT NULL)), ${count[0]!.value})`,
   );
+}
+
+/** LPAD/RPAD: the length is an INT64 in GoogleSQL and an INTEGER in DuckDB; the pad a space by default. */
+function pad(c: CallContext, duck: string): Out {
+  arity(c, 2, 3);
+  const fill = c.raw.length === 3 ? c.arg(2) : new Out().push("' '", c.position);
+  return sql(c.position, `${duck}(`, c.arg(0), ', CAST(', c.arg(1), 'AS INTEGER),', fill, ')');
 }
 
 /** GREATEST/LEAST are NULL when any argument is (DuckDB's skip NULLs). */
@@ -1003,22 +974,8 @@ export const FUNCTIONS: Record<string, Handler> = {
   REPLACE: rename('replace', 3),
   REPEAT: rename('repeat', 2),
   REVERSE: rename('reverse'),
-  LPAD: (c) => {
-    arity(c, 2, 3);
-    return call(
-      'lpad',
-      c.raw.length === 3 ? c.args() : [...c.args(), new Out().push("' '", c.position)],
-      c.position,
-    );
-  },
-  RPAD: (c) => {
-    arity(c, 2, 3);
-    return call(
-      'rpad',
-      c.raw.length === 3 ? c.args() : [...c.args(), new Out().push("' '", c.position)],
-      c.position,
-    );
-  },
+  LPAD: (c) => pad(c, 'lpad'),
+  RPAD: (c) => pad(c, 'rpad'),
   SPLIT: (c) => {
     arity(c, 1, 2);
     return call(
@@ -1028,7 +985,10 @@ export const FUNCTIONS: Record<string, Handler> = {
     );
   },
   ASCII: rename('ascii'),
-  CHR: rename('chr'),
+  CHR: (c) => {
+    arity(c, 1);
+    return sql(c.position, 'chr(CAST(', c.arg(0), 'AS INTEGER))');
+  },
   UNICODE: rename('unicode'),
   TRANSLATE: rename('translate', 3),
   FORMAT: (c) => {
@@ -1113,13 +1073,15 @@ export const FUNCTIONS: Record<string, Handler> = {
   SIGN: rename('sign'),
   ROUND: (c) => {
     arity(c, 1, 3);
+    if (c.raw.length === 1) return call('round', c.args(), c.position);
+    const digits = sql(c.position, 'CAST(', c.arg(1), 'AS INTEGER)');
     if (c.raw.length === 3) {
       const mode = literal(c, 2);
-      if (mode === 'ROUND_HALF_EVEN') return call('round_even', [c.arg(0), c.arg(1)], c.position);
+      if (mode === 'ROUND_HALF_EVEN') return call('round_even', [c.arg(0), digits], c.position);
       if (mode !== 'ROUND_HALF_AWAY_FROM_ZERO')
         throw new SqlError('ROUND mode must be ROUND_HALF_AWAY_FROM_ZERO or ROUND_HALF_EVEN', c.position);
     }
-    return call('round', c.args().slice(0, 2), c.position);
+    return call('round', [c.arg(0), digits], c.position);
   },
   TRUNC: (c) => {
     arity(c, 1, 2);

@@ -47,6 +47,8 @@ export interface TranslateOptions {
   resolveTable(name: TableName, position: number): string;
 }
 
+const ARITHMETIC = ['+', '-', '*', '/', '%'];
+
 /** Words that GoogleSQL reserves but that are function names when a parenthesis follows. */
 const CALLABLE_KEYWORDS = new Set(['IF', 'LEFT', 'RIGHT', 'GROUPING', 'RANGE', 'COLLATE', 'CONTAINS']);
 /** Non-reserved words that are syntax in DuckDB when they follow these words. */
@@ -90,6 +92,7 @@ export class Translator {
 
   /** Translates a sequence of nodes: a query, an expression or a list of them. */
   seq(nodes: readonly Node[], out: Out = new Out()): Out {
+    checkSetOperations(nodes);
     let i = 0;
     // Where the expression that a subscript or `.field` would apply to begins in `out`.
     let primary = -1;
@@ -128,7 +131,15 @@ export class Translator {
           i++;
           continue;
         case 'number':
-          out.push(numberLiteral(node), node.start);
+          // GoogleSQL integers are INT64; DuckDB types small literals INT32, so literal arithmetic
+          // (3000 * 1000000) would overflow. Operands get BIGINT; lone literals stay literals,
+          // which DuckDB casts to whatever a function wants (and GROUP BY 1 stays positional).
+          out.push(
+            isIntegerLiteral([node]) && (isOp(nodes[i - 1], ...ARITHMETIC) || isOp(next, ...ARITHMETIC))
+              ? `CAST(${numberLiteral(node)} AS BIGINT)`
+              : numberLiteral(node),
+            node.start,
+          );
           primary = mark;
           i++;
           continue;
@@ -401,14 +412,49 @@ export class Translator {
   private arrayLiteral(group: Group, out: Out): void {
     const elements = group.children.length === 0 ? [] : splitCommas(group.children);
     const allIntegers = elements.length > 0 && elements.every((e) => isIntegerLiteral(e));
+    // Elements that are structs take the field names of the first one, as BigQuery coerces
+    // every element to one type: [STRUCT(1 AS a), STRUCT(2), (3)] has three structs with field a.
+    const structs = elements.map(structArguments);
+    const names =
+      structs[0] && structs.every((s) => s !== undefined)
+        ? structs[0].map((arg, k) => structFieldName(arg, k).name)
+        : undefined;
     if (allIntegers) out.push('CAST(', group.start);
     out.push('[', group.start);
     elements.forEach((element, k) => {
       if (k > 0) out.push(',', group.start);
-      this.seq(element, out);
+      const args = structs[k];
+      if (names && args) {
+        if (args.length !== names.length)
+          throw new SqlError(
+            'Array elements of types with different numbers of fields cannot be combined',
+            element[0]?.start ?? group.start,
+          );
+        this.structPack(args, names, element[0]?.start ?? group.start, out);
+      } else this.seq(element, out);
     });
     out.push(']', group.end - 1);
     if (allIntegers) out.push('AS BIGINT[])', group.end - 1);
+  }
+
+  /** struct_pack(name := value, ...), integer literals typed INT64. */
+  structPack(
+    args: readonly Node[][],
+    names: readonly string[] | undefined,
+    position: number,
+    out: Out,
+  ): void {
+    out.push('struct_pack(', position);
+    args.forEach((arg, k) => {
+      const field = structFieldName(arg, k);
+      if (k > 0) out.push(',', arg[0]?.start ?? position);
+      out.push(`${quoteIdentifier(names?.[k] ?? field.name)} :=`, arg[0]?.start ?? position);
+      const isInt = isIntegerLiteral(field.body);
+      if (isInt) out.push('CAST(', position);
+      this.seq(field.body, out);
+      if (isInt) out.push('AS BIGINT)', position);
+    });
+    out.push(')', position);
   }
 
   /** `ARRAY<T>[...]`, `STRUCT<a T, ...>(...)`. */
@@ -914,6 +960,52 @@ function unnestSelect(
       .push(`))) AS ${quoteIdentifier(offset)}`, position);
   body.push(')', position);
   return body;
+}
+
+/** GoogleSQL refuses different set operations side by side without parentheses. */
+function checkSetOperations(nodes: readonly Node[]): void {
+  let seen: string | undefined;
+  nodes.forEach((node, k) => {
+    if (!isWord(node, 'UNION', 'INTERSECT', 'EXCEPT')) return;
+    const qualifier = nodes[k + 1];
+    if (!isWord(qualifier, 'ALL', 'DISTINCT')) return;
+    const operation = `${node.value.toUpperCase()} ${qualifier.value.toUpperCase()}`;
+    if (seen !== undefined && seen !== operation)
+      throw new SqlError(
+        'Syntax error: Different set operations cannot be used in the same query without using parentheses for grouping',
+        node.start,
+      );
+    seen = operation;
+  });
+}
+
+/** The arguments of an untyped STRUCT(...) or a tuple (a, b), or undefined. */
+function structArguments(element: readonly Node[]): Node[][] | undefined {
+  if (element.length === 2 && isWord(element[0], 'STRUCT') && isGroup(element[1], '('))
+    return element[1].children.length === 0 ? [] : splitCommas(element[1].children);
+  if (element.length === 1 && isGroup(element[0], '(') && !isWord(element[0].children[0], 'SELECT', 'WITH')) {
+    const args = splitCommas(element[0].children);
+    return args.length > 1 ? args : undefined;
+  }
+  return undefined;
+}
+
+/** A STRUCT argument's field name: its alias, the last part of a path, or _field_<n>. */
+export function structFieldName(nodes: readonly Node[], k: number): { name: string; body: Node[] } {
+  const last = nodes[nodes.length - 1];
+  if (
+    nodes.length >= 3 &&
+    isWord(nodes[nodes.length - 2], 'AS') &&
+    last &&
+    (last.kind === 'ident' || last.kind === 'quoted')
+  )
+    return { name: last.value, body: nodes.slice(0, -2) };
+  if (last && isPath(nodes))
+    return {
+      name: last.kind === 'quoted' ? last.value.split('.').pop()! : (last as Token).value,
+      body: [...nodes],
+    };
+  return { name: `_field_${k + 1}`, body: [...nodes] };
 }
 
 function numberLiteral(token: Token): string {

@@ -196,8 +196,10 @@ describe('BigQuery emulator: row values and paging', () => {
     const pages: number[][] = [];
     let options: Record<string, unknown> | null = { maxResults: 10, autoPaginate: false };
     while (options) {
-      const [rows, next]: [{ n: number }[], Record<string, unknown> | null, unknown] =
-        await job.getQueryResults(options);
+      const [rows, next] = (await job.getQueryResults(options)) as unknown as [
+        { n: number }[],
+        Record<string, unknown> | null,
+      ];
       pages.push(rows.map((r) => r.n));
       options = next;
     }
