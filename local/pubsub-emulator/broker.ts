@@ -60,6 +60,10 @@ export class Topic {
     return durationToMs(this.proto.message_retention_duration);
   }
 
+  get retainedCount(): number {
+    return this.log.length - this.logHead;
+  }
+
   retained(): StoredMessage[] {
     return this.log.slice(this.logHead);
   }

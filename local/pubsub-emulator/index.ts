@@ -52,8 +52,22 @@ export interface PubSubEmulator {
   readonly jwks: JsonWebKeySet;
   /** The `iss` claim of push OIDC tokens. */
   readonly oidcIssuer: string;
+  /** What the emulator holds right now (what bounds its memory; see README). */
+  stats(): PubSubEmulatorStats;
   /** Stops serving: open streams end with UNAVAILABLE, push stops. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+export interface PubSubEmulatorStats {
+  topics: number;
+  subscriptions: number;
+  snapshots: number;
+  /** Messages held by subscriptions (unacked, or acked inside an ordering key's open batch). */
+  subscriptionMessages: number;
+  /** Messages kept in topic logs for seek (topic retention, retain_acked_messages, snapshots). */
+  retainedMessages: number;
+  /** Open StreamingPull streams. */
+  streams: number;
 }
 
 /** Starts the emulator; resolves once it accepts calls. */
@@ -111,6 +125,20 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     address: `${host}:${port}`,
     jwks: signer.jwks,
     oidcIssuer: signer.issuer,
+    stats() {
+      let subscriptionMessages = 0;
+      for (const sub of broker.subscriptions.values()) subscriptionMessages += sub.engine.backlog;
+      let retainedMessages = 0;
+      for (const topic of broker.topics.values()) retainedMessages += topic.retainedCount;
+      return {
+        topics: broker.topics.size,
+        subscriptions: broker.subscriptions.size,
+        snapshots: broker.snapshots.size,
+        subscriptionMessages,
+        retainedMessages,
+        streams: sessions.size,
+      };
+    },
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         const details = 'The Pub/Sub emulator is shutting down.';

@@ -26,6 +26,7 @@ export interface StreamingPullOptions {
 type Call = ServerDuplexStream<StreamingPullRequestProto, Buffer>;
 
 const MAX_RESPONSE_MESSAGES = 1000;
+const BATCHING_THRESHOLD = 100;
 
 export class StreamSession implements Consumer {
   private readonly call: Call;
@@ -162,13 +163,15 @@ export class StreamSession implements Consumer {
   }
 
   /**
-   * Sends one response. A response carries at most max_outstanding_messages - 1 messages (and at
-   * most 1000), and while more is waiting than the stream has room for, the stream waits until it
-   * has room for a whole such batch instead of trickling out small responses as single acks come
-   * back. The "- 1" matters for the Node client: its own flow control pauses its streams once it
-   * holds >= maxMessages (1000 by default, also sent as max_outstanding_messages), but finishes
-   * the response it is reading; a response of exactly 1000 would stop it after one response per
-   * ack round trip, one of 999 lets it take a second.
+   * Sends one response of at most 1000 messages within the stream's flow control.
+   *
+   * With a large max_outstanding_messages (≥ 100) a response carries at most that limit - 1, and
+   * while more is waiting than the stream has room for, the stream waits for room for a whole such
+   * batch rather than trickling out small responses as single acks come back. The "- 1" matters
+   * for the Node client: its own flow control pauses its streams once it holds >= maxMessages
+   * (1000 by default, also what it sends as max_outstanding_messages) but finishes the response it
+   * is reading; a response of exactly 1000 stops it after one response per ack round trip (its
+   * acks are batched for 100 ms), one of 999 lets it take a second.
    */
   fill(): boolean {
     if (this.state !== 'open' || this.blocked) return false;
@@ -176,8 +179,11 @@ export class StreamSession implements Consumer {
     const roomBytes = this.maxBytes - this.outstandingBytes;
     if (roomMessages <= 0 || roomBytes <= 0) return false;
     const engine = this.subscription!.engine;
-    const batch = Math.min(MAX_RESPONSE_MESSAGES, Math.max(1, this.maxMessages - 1));
-    if (roomMessages < batch && engine.availableEstimate() > roomMessages) return false;
+    let batch = Math.min(MAX_RESPONSE_MESSAGES, roomMessages);
+    if (this.maxMessages >= BATCHING_THRESHOLD) {
+      batch = Math.min(MAX_RESPONSE_MESSAGES, this.maxMessages - 1);
+      if (roomMessages < batch && engine.availableEstimate() > roomMessages) return false;
+    }
     const records = engine.take(
       Math.min(batch, roomMessages),
       roomBytes,
