@@ -15,7 +15,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from '#shared/logging/index.ts';
 import type { Pool } from '#shared/store/pool.ts';
 import { auth } from './plugins/auth.ts';
-import { errors } from './plugins/errors.ts';
+import { errors, sendProblem } from './plugins/errors.ts';
 import { openApi } from './plugins/openapi.ts';
 import { requestContext } from './plugins/request-context.ts';
 import {
@@ -98,6 +98,8 @@ export async function buildApp(deps: AppDeps & { logger: Logger }): Promise<Fast
     // Cloud Run's front end terminates TLS and forwards; req.ip is the client (rate limits by IP).
     trustProxy: true,
     return503OnClosing: true,
+    // Errors before routing (a URL that is not valid percent-encoding) bypass the error handler.
+    frameworkErrors: (error, request, reply) => void sendProblem(request, reply, error),
   });
   await app.register(conveyorApi, { ...deps, newId });
   return app;
