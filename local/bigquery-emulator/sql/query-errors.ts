@@ -26,6 +26,10 @@ function parse(error: unknown): DuckDBErrorInfo | undefined {
 
 const REWRITES: [RegExp, (...groups: string[]) => string][] = [
   [/^Referenced column "([^"]+)" not found in FROM clause!?/, (name) => `Unrecognized name: ${name}`],
+  [
+    /^Referenced column "([^"]+)" was not found because the FROM clause is missing/,
+    (name) => `Unrecognized name: ${name}`,
+  ],
   [/^Referenced table "([^"]+)" not found!?/, (name) => `Unrecognized name: ${name}`],
   [
     /^Table "([^"]+)" does not have a column named "([^"]+)"/,
@@ -90,7 +94,9 @@ export function queryError(
   if (type === 'INTERNAL' || type === 'FATAL') return internal(error);
   if (type === 'INTERRUPT') return new ApiError(400, 'stopped', 'Job execution was cancelled');
   let at = '';
-  if (info.position !== undefined && map.length > 0) {
+  if (/^syntax error at end of input/.test(info.exception_message))
+    at = ` at ${lineColumn(source, source.trimEnd().length)}`;
+  else if (info.position !== undefined && map.length > 0) {
     const src = sourcePosition(map, Number(info.position) - prefix);
     if (src !== undefined) at = ` at ${lineColumn(source, src)}`;
   }

@@ -22,7 +22,7 @@ function plain(value: unknown): unknown {
       return (value as { value: string }).value.replace(/(\.\d*?)0+Z$/, '$1Z').replace(/\.Z$/, 'Z');
     if (name === 'BigQueryDate' || name === 'BigQueryDatetime' || name === 'BigQueryTime')
       return (value as { value: string }).value;
-    if (name === 'Big') return String(value);
+    if (name === 'Big') return (value as { toFixed(): string }).toFixed();
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
   }
   return value;
