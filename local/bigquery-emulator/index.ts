@@ -26,8 +26,10 @@ export interface BigQueryEmulatorOptions {
   insertIdWindowMs?: number;
   /** Milliseconds since the epoch for the de-duplication window; tests inject their own. */
   clock?: () => number;
-  /** Receives one line per request and any internal error; silent by default. */
+  /** Receives one line per request; silent by default. */
   log?: (line: string) => void;
+  /** Receives the emulator's own failures (answered 500 without details); stderr by default. */
+  warn?: (line: string) => void;
 }
 
 export interface BigQueryEmulator {
@@ -73,7 +75,8 @@ export async function startBigQueryEmulator(
     );
     catalog.onTableReset = (key) => insertIds.forget(key);
     const jobs = new Jobs(engine, catalog);
-    const server = createServer({ engine, catalog, jobs, insertIds, log });
+    const warn = options.warn ?? ((line: string) => process.stderr.write(`bigquery-emulator: ${line}\n`));
+    const server = createServer({ engine, catalog, jobs, insertIds, log, warn });
     const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

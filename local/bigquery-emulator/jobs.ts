@@ -42,7 +42,7 @@ export interface Job {
 }
 
 /** Rows of all jobs' results kept in memory before the oldest results are dropped. */
-const MAX_RETAINED_ROWS = 2_000_000;
+const MAX_RETAINED_ROWS = 500_000;
 const MAX_JOBS = 5_000;
 /** BigQuery's default page limit is 10 MB of response; rows are counted as serialised. */
 const MAX_PAGE_BYTES = 10 * 1024 * 1024;

@@ -22,7 +22,10 @@ export interface Services {
   catalog: Catalog;
   jobs: Jobs;
   insertIds: InsertIdWindow;
+  /** One line per request (verbose mode). */
   log: (line: string) => void;
+  /** Failures that are the emulator's own fault: always reported, never sent to clients. */
+  warn: (line: string) => void;
 }
 
 interface Request {
@@ -46,7 +49,7 @@ export function createServer(services: Services): http.Server {
   const routes = buildRoutes(services);
   return http.createServer((req, res) => {
     handle(req, res, routes, services).catch((error: unknown) => {
-      services.log(`unexpected failure: ${String(error)}`);
+      services.warn(`unexpected failure: ${describeError(error)}`);
       if (!res.headersSent) send(res, 500, internal(error).body());
       else res.destroy();
     });
@@ -87,6 +90,10 @@ async function handle(
     send(res, apiError.code, apiError.body());
   }
   services.log(`${method} ${url.pathname} ${status} ${Math.round(performance.now() - started)}ms`);
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -236,7 +243,10 @@ function buildRoutes(s: Services): Route[] {
   });
   add('GET', `${BASE}/projects/${SEGMENT}/datasets`, (r) => {
     const [projectId] = r.params as [string];
-    let datasets = s.catalog.listDatasets(projectId);
+    // Datasets whose names start with an underscore are hidden unless `all` is set.
+    let datasets = s.catalog
+      .listDatasets(projectId)
+      .filter((d) => flag(r.query, 'all') || !d.datasetId.startsWith('_'));
     const filter = r.query.get('filter');
     if (filter) {
       const terms = filter.split(/\s+/).map((t) => /^labels\.([^:]+)(?::(.*))?$/.exec(t));

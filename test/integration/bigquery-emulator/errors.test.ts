@@ -1,6 +1,7 @@
 /** Malformed and unsupported requests, answered in BigQuery's error shape with its HTTP statuses. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   datasetName,
   startEmulatedBigQuery,
@@ -250,6 +251,108 @@ describe('BigQuery emulator: errors', () => {
     assert.deepEqual([...new Set(responses.map((r) => r.status))].sort(), [200, 400]);
     const [rows] = await bq.client.query(`SELECT COUNT(*) AS n FROM ${dataset}.t`);
     assert.deepEqual(rows, [{ n: 10 }]);
+  });
+
+  it('answers any token soup with a result or a 4xx, never a 5xx, and keeps serving', async () => {
+    const vocabulary = [
+      'SELECT',
+      'FROM',
+      't',
+      '`t`',
+      'WHERE',
+      'GROUP BY',
+      'ORDER BY',
+      'x',
+      'x.y',
+      ',',
+      '(',
+      ')',
+      '[',
+      ']',
+      '1',
+      '2.5',
+      "'s'",
+      '*',
+      '+',
+      '-',
+      '=',
+      '<',
+      '>',
+      'AND',
+      'NOT',
+      'AS',
+      'UNNEST',
+      'WITH',
+      'OFFSET',
+      'COUNT',
+      'IF',
+      'CAST',
+      'INT64',
+      'STRUCT',
+      'ARRAY',
+      'JSON_VALUE',
+      'DATE',
+      'TIMESTAMP_TRUNC',
+      'DAY',
+      'INTERVAL',
+      'EXTRACT',
+      'QUALIFY',
+      'ROW_NUMBER',
+      'OVER',
+      'PARTITION BY',
+      'LIMIT',
+      'UNION ALL',
+      'EXCEPT',
+      'SAFE.',
+      'CASE',
+      'WHEN',
+      'END',
+      'IN',
+      'LEFT JOIN',
+      'ON',
+      '@p',
+      '?',
+      ';',
+      'APPROX_QUANTILES',
+      'SAFE_OFFSET',
+      'NULL',
+      'CREATE TABLE',
+      'INSERT INTO',
+      'VALUES',
+      'DELETE',
+      'MERGE',
+      '#',
+      '/*',
+      '0x1F',
+      '::',
+      'r"\\d"',
+      'b"x"',
+      '"unterminated',
+      '`',
+      '<INT64>',
+      'OPTIONS',
+      'NOT NULL',
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(...vocabulary), { minLength: 1, maxLength: 12 }),
+        async (words) => {
+          const response = await bq.request('POST', `/projects/${TEST_PROJECT}/queries`, {
+            query: words.join(' '),
+            useLegacySql: false,
+            defaultDataset: { datasetId: dataset },
+            queryParameters: [
+              { name: 'p', parameterType: { type: 'INT64' }, parameterValue: { value: '1' } },
+            ],
+          });
+          assert.ok(response.status < 500, `${words.join(' ')} -> ${JSON.stringify(response.body)}`);
+          if (response.status >= 400) assert.ok((response.body as ErrorBody).error.errors[0]!.reason);
+        },
+      ),
+      { numRuns: 400, seed: 20240601 },
+    );
+    const [rows] = await bq.client.query(`SELECT 1 AS alive`);
+    assert.deepEqual(rows, [{ alive: 1 }]);
   });
 
   it('serves the discovery document `bq` builds its client from', async () => {
