@@ -163,7 +163,12 @@ function render(
     return `struct_pack(${fields.join(', ')})`;
   }
   if (isNullValue(value)) return `CAST(NULL AS ${DUCK_TYPES[name]})`;
-  const text = String(value?.value);
+  const raw: unknown = value?.value;
+  if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean')
+    throw invalid(
+      `Invalid JSON payload received. Query parameter '${label}': parameterValue.value must be a string, not ${JSON.stringify(raw)}`,
+    );
+  const text = String(raw);
   const bad = () =>
     new ApiError(
       400,
@@ -219,6 +224,7 @@ function render(
       return `CAST(${quoteString(text.trim())} AS TIME)`;
     }
     case 'BYTES':
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw bad();
       return `from_base64(${quoteString(text)})`;
     case 'JSON':
       try {
