@@ -286,7 +286,7 @@ export class Translator {
       case 'CURRENT_DATETIME':
       case 'CURRENT_TIME':
         if (!isGroup(next, '(')) {
-          out.append(this.callFunction(token, [], [], token.start));
+          out.append(this.callFunction(token, [], token.start));
           return { next: i + 1, primary: true };
         }
         break;
@@ -863,10 +863,10 @@ export class Translator {
   /** A function call `name(args)`. */
   call(name: Token, group: Group): Out {
     const raw = group.children.length === 0 ? [] : splitCommas(group.children);
-    return this.callFunction(name, raw, raw, group.start, group);
+    return this.callFunction(name, raw, group.start, group);
   }
 
-  callFunction(name: Token, raw: Node[][], _args: Node[][], position: number, group?: Group): Out {
+  callFunction(name: Token, raw: Node[][], position: number, group?: Group): Out {
     const upper = name.value.toUpperCase();
     const handler = FUNCTIONS[upper];
     if (!handler) {
