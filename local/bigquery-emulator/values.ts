@@ -290,15 +290,20 @@ function toBytes(value: unknown): Converted {
   return { error: `Could not decode base64 string to bytes. Value: ${show(value)}` };
 }
 
+/**
+ * JSON columns take JSON text in streamed rows, as BigQuery documents for insertAll. Anything
+ * else is refused rather than guessed at, so rows the emulator accepts are rows BigQuery accepts.
+ */
 function toJson(value: unknown): Converted {
-  if (typeof value === 'string') {
-    try {
-      return JSON.stringify(JSON.parse(value));
-    } catch {
-      return { error: `Invalid JSON string: ${value}` };
-    }
+  if (typeof value !== 'string')
+    return {
+      error: `Cannot convert value to JSON: a JSON column takes JSON text (a string), got ${show(value)}`,
+    };
+  try {
+    return JSON.stringify(JSON.parse(value));
+  } catch {
+    return { error: `Invalid JSON string: ${value}` };
   }
-  return JSON.stringify(value);
 }
 
 function daysFromCivil(year: number, month: number, day: number): number | undefined {

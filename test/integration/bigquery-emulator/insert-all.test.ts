@@ -141,6 +141,19 @@ describe('BigQuery emulator: tabledata.insertAll', () => {
     );
     assert.deepEqual(await ids('errors'), ['ok']);
 
+    const objectForJson = await insertAll('errors', { rows: [{ json: { id: 'j', payload: { a: 1 } } }] });
+    assert.deepEqual((objectForJson.body as { insertErrors: unknown[] }).insertErrors, [
+      {
+        index: 0,
+        errors: [
+          invalid(
+            'payload',
+            'Cannot convert value to JSON: a JSON column takes JSON text (a string), got {"a":1}',
+          ),
+        ],
+      },
+    ]);
+
     const lenient = await insertAll('errors', { rows: [rows[2]], ignoreUnknownValues: true });
     assert.deepEqual(lenient.body, { kind: 'bigquery#tableDataInsertAllResponse' });
     assert.deepEqual(await ids('errors'), ['ok', 'unknown']);
