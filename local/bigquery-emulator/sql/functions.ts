@@ -429,7 +429,11 @@ function castCall(c: CallContext, safe: boolean): Out {
   const target = c.translator.type(nodes, asAt + 1);
   if (target.end !== nodes.length)
     throw new SqlError('Syntax error: Unexpected input after the type', nodes[target.end]!.start);
-  return sql(c.position, safe ? 'TRY_CAST(' : 'CAST(', value, `AS ${target.type})`);
+  const cast = safe ? 'TRY_CAST(' : 'CAST(';
+  // GoogleSQL rounds halves away from zero when casting to INT64 (macros bq_int64, bq_try_int64).
+  if (target.type === 'BIGINT') return sql(c.position, safe ? 'bq_try_int64(' : 'bq_int64(', value, ')');
+  if (target.type === 'VARCHAR') return sql(c.position, 'bq_to_string(', value, ')');
+  return sql(c.position, cast, value, `AS ${target.type})`);
 }
 
 function extractCall(c: CallContext): Out {

@@ -46,6 +46,21 @@ export const MACROS: readonly string[] = [
   // exact integer arithmetic (the k-th boundary is the ceil(k * N / n)-th value, at least the first).
   `CREATE OR REPLACE MACRO bq_quantiles(sorted, n) AS CASE WHEN len(sorted) > 0 THEN
      list_transform(range(n + 1), k -> sorted[greatest(1, (k * len(sorted) + n - 1) // n)]) END`,
+  // CAST(x AS INT64): halves round away from zero, as DuckDB does from DECIMAL (from DOUBLE it
+  // rounds them to even); text is parsed as an integer, as in GoogleSQL.
+  `CREATE OR REPLACE MACRO bq_int64(x) AS CASE
+     WHEN typeof(x) = 'VARCHAR' THEN CAST(x AS BIGINT)
+     ELSE CAST(CAST(x AS DECIMAL(38, 9)) AS BIGINT) END`,
+  `CREATE OR REPLACE MACRO bq_try_int64(x) AS CASE
+     WHEN typeof(x) = 'VARCHAR' THEN TRY_CAST(x AS BIGINT)
+     ELSE TRY_CAST(TRY_CAST(x AS DECIMAL(38, 9)) AS BIGINT) END`,
+  // CAST(x AS STRING) as GoogleSQL prints numbers: NUMERIC without trailing zeros, 1.0 as "1".
+  `CREATE OR REPLACE MACRO bq_to_string(x) AS CASE
+     WHEN typeof(x) LIKE 'DECIMAL%' AND contains(CAST(x AS VARCHAR), '.')
+       THEN rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.')
+     WHEN typeof(x) IN ('DOUBLE', 'FLOAT') AND ends_with(CAST(x AS VARCHAR), '.0')
+       THEN substring(CAST(x AS VARCHAR), 1, length(CAST(x AS VARCHAR)) - 2)
+     ELSE CAST(x AS VARCHAR) END`,
   `CREATE OR REPLACE MACRO bq_regexp_extract(s, re, g) AS CASE
      WHEN regexp_matches(s, re) THEN regexp_extract(s, re, g) END`,
 ];

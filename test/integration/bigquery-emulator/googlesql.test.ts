@@ -411,6 +411,11 @@ describe('BigQuery emulator: GoogleSQL constructs', () => {
       "SELECT SAFE_CAST('12x' AS INT64) AS bad, SAFE_CAST('12' AS INT64) AS good, CAST('1.50' AS NUMERIC) AS num, SAFE_DIVIDE(1, 0) AS safe_zero, SAFE_DIVIDE(3, 2) AS ratio, IEEE_DIVIDE(1, 0) AS inf",
       [{ bad: null, good: 12, num: '1.5', safe_zero: null, ratio: 1.5, inf: Infinity }],
     ],
+    [
+      'CAST to INT64 rounds halves away from zero; CAST to STRING prints numbers as BigQuery does',
+      "SELECT CAST(2.5 AS INT64) AS up, CAST(-2.5 AS INT64) AS down, CAST(0.5 AS INT64) AS half, CAST(CAST('1.50' AS NUMERIC) AS STRING) AS numeric_text, CAST(1.0 AS STRING) AS float_text, CAST(12 AS STRING) AS int_text",
+      [{ up: 3, down: -3, half: 1, numeric_text: '1.5', float_text: '1', int_text: '12' }],
+    ],
     ['CAST failures are query errors', "SELECT CAST('12x' AS INT64) AS x", /Bad int64 value: 12x/],
     [
       'IF, IFNULL, COALESCE, NULLIF, GREATEST with NULL',
