@@ -105,6 +105,7 @@ function singleStatement(sql: string): Node[] {
 export function compileStatement(sql: string, options: TranslateOptions): Statement {
   const nodes = singleStatement(sql);
   const translator = new Translator(sql, options);
+  translator.prescan(nodes);
   const first = nodes[0]!;
   if (isWord(first, 'SELECT', 'WITH') || isGroup(first, '(')) {
     return { kind: 'query', compiled: render(translator.seq(nodes)) };

@@ -80,6 +80,8 @@ export function identifier(token: Token): string {
 
 export class Translator {
   readonly cteNames = new Set<string>();
+  /** Names UNNEST gives to array elements: `alias.*` expands the element, not a table. */
+  private readonly elementAliases = new Set<string>();
   private positional = 0;
 
   readonly source: string;
@@ -88,6 +90,20 @@ export class Translator {
   constructor(source: string, options: TranslateOptions) {
     this.source = source;
     this.options = options;
+  }
+
+  /**
+   * Notes the aliases UNNEST gives to array elements anywhere in the statement, before anything
+   * is translated: a SELECT list (`SELECT line.* FROM t, UNNEST(t.lines) AS line`) comes first.
+   */
+  prescan(nodes: readonly Node[]): void {
+    nodes.forEach((node, k) => {
+      if (isGroup(node)) this.prescan(node.children);
+      else if (isWord(node, 'UNNEST') && isGroup(nodes[k + 1], '(')) {
+        const { alias } = readAlias(nodes, k + 2);
+        if (alias) this.elementAliases.add(alias.toLowerCase());
+      }
+    });
   }
 
   /** Translates a sequence of nodes: a query, an expression or a list of them. */
@@ -171,6 +187,24 @@ export class Translator {
             continue;
           }
           if (node.value === '.' && isOp(next, '*')) {
+            const previous = nodes[i - 1];
+            const element =
+              previous !== undefined &&
+              (previous.kind === 'ident' || previous.kind === 'quoted') &&
+              this.elementAliases.has(previous.value.toLowerCase());
+            if (primary >= 0 && (out.length - primary > 1 || element)) {
+              // `expr.*` and `a.b.*` expand a struct; DuckDB writes that unnest(expr).
+              if (isWord(nodes[i + 2], 'EXCEPT', 'REPLACE'))
+                throw new SqlError(
+                  'EXCEPT and REPLACE after struct.* are not supported by the BigQuery emulator',
+                  nodes[i + 2]!.start,
+                );
+              const struct = out.takeFrom(primary);
+              out.append(sql(node.start, 'unnest(', struct, ')'));
+              i += 2;
+              primary = -1;
+              continue;
+            }
             out.push('.', node.start).push('*', next.start);
             i += 2;
             i = this.starModifiers(nodes, i, out);
@@ -772,7 +806,10 @@ export class Translator {
     if (isWord(node, 'UNNEST') && isGroup(nodes[j + 1], '(')) {
       const array = this.seq((nodes[j + 1] as Group).children);
       const { alias, offset, next } = readAliasAndOffset(nodes, j + 2);
-      if (alias) aliases.add(alias.toLowerCase());
+      if (alias) {
+        aliases.add(alias.toLowerCase());
+        this.elementAliases.add(alias.toLowerCase());
+      }
       const body = unnestSelect(array, alias, offset, node.start);
       lateral(body, alias, alias ? [alias, ...(offset ? [offset] : [])] : [], node.start, next);
       return next;
@@ -814,6 +851,7 @@ export class Translator {
       });
       const name = alias ?? parts[parts.length - 1]!;
       aliases.add(name.toLowerCase());
+      this.elementAliases.add(name.toLowerCase());
       lateral(
         unnestSelect(array, name, offset, node.start),
         name,

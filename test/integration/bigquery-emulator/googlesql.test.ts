@@ -370,6 +370,22 @@ describe('BigQuery emulator: GoogleSQL constructs', () => {
       ],
     ],
     [
+      'the latest row per key: ARRAY_AGG(row ORDER BY ... LIMIT 1)[OFFSET(0)]',
+      'SELECT latest.order_id, latest.event_id FROM (SELECT ARRAY_AGG(e ORDER BY e.sequence DESC LIMIT 1)[OFFSET(0)] AS latest FROM events e GROUP BY e.order_id) ORDER BY latest.order_id',
+      [
+        { order_id: 'o1', event_id: 'e2' },
+        { order_id: 'o2', event_id: 'e4' },
+      ],
+    ],
+    [
+      'struct.* expands a struct: an UNNEST element, an expression',
+      "SELECT l.*, STRUCT(1 AS a, 2 AS b).* FROM events, UNNEST(lines) AS l WHERE event_id = 'e1' ORDER BY l.sku",
+      [
+        { sku: 'a', qty: 1, price: '10', a: 1, b: 2 },
+        { sku: 'b', qty: 2, price: '10', a: 1, b: 2 },
+      ],
+    ],
+    [
       'record fields of array elements',
       "SELECT lines[OFFSET(0)].sku AS first_sku, ARRAY_LENGTH(lines) AS n FROM events WHERE event_id = 'e1'",
       [{ first_sku: 'a', n: 2 }],
