@@ -27,6 +27,8 @@ type Call = ServerDuplexStream<StreamingPullRequestProto, Buffer>;
 
 const MAX_RESPONSE_MESSAGES = 1000;
 const BATCHING_THRESHOLD = 100;
+const SPLIT_FROM = 256;
+const SPLIT_HEAD = 32;
 
 export class StreamSession implements Consumer {
   private readonly call: Call;
@@ -179,6 +181,7 @@ export class StreamSession implements Consumer {
     const roomBytes = this.maxBytes - this.outstandingBytes;
     if (roomMessages <= 0 || roomBytes <= 0) return false;
     const engine = this.subscription!.engine;
+    const idle = engine.leased === 0;
     let batch = Math.min(MAX_RESPONSE_MESSAGES, roomMessages);
     if (this.maxMessages >= BATCHING_THRESHOLD) {
       batch = Math.min(MAX_RESPONSE_MESSAGES, this.maxMessages - 1);
@@ -198,7 +201,14 @@ export class StreamSession implements Consumer {
       this.outstandingBytes += record.message.size;
       deliveries[i] = engine.toDelivery(record);
     }
-    this.send({ deliveries, ...this.properties() });
+    // A subscriber with nothing in hand gets a large batch as a small response first: it starts
+    // working (and its 100 ms ack batch timer starts) while the rest is still in transit.
+    if (idle && deliveries.length >= SPLIT_FROM) {
+      this.send({ deliveries: deliveries.slice(0, SPLIT_HEAD), ...this.properties() });
+      this.send({ deliveries: deliveries.slice(SPLIT_HEAD), ...this.properties() });
+    } else {
+      this.send({ deliveries, ...this.properties() });
+    }
     return true;
   }
 

@@ -128,6 +128,7 @@ export class SubscriptionEngine {
   private readonly timers = new TimerIndex<MessageRecord>();
   private readonly waiters = new Set<PullWaiter>();
   private nextRecordId = 1;
+  private leasedCount = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private pumpScheduled = false;
@@ -138,6 +139,11 @@ export class SubscriptionEngine {
     this.name = name;
     this.settings = settings;
     this.hooks = hooks;
+  }
+
+  /** Messages leased to consumers right now. */
+  get leased(): number {
+    return this.leasedCount;
   }
 
   /** Messages held (unacked, or acked but still inside an ordering key's window). */
@@ -391,6 +397,7 @@ export class SubscriptionEngine {
   private lease(record: MessageRecord, now: number, deadlineMs: number, consumer: Consumer): void {
     record.state = RecordState.outstanding;
     record.gen++;
+    this.leasedCount++;
     record.consumer = consumer;
     record.deadline = now + deadlineMs;
     this.timers.schedule(record, record.deadline);
@@ -414,7 +421,9 @@ export class SubscriptionEngine {
     return parsed;
   }
 
+  /** Called exactly once when an outstanding record stops being outstanding. */
   private release(record: MessageRecord): void {
+    this.leasedCount--;
     const consumer = record.consumer;
     record.consumer = null;
     if (consumer) consumer.release(record);
@@ -611,6 +620,7 @@ export class SubscriptionEngine {
     this.keys.clear();
     this.readyKeys.clear();
     this.timers.clear();
+    this.leasedCount = 0;
     for (const message of [...messages].sort((a, b) => a.seq - b.seq)) this.enqueue(message);
     this.schedulePump();
   }

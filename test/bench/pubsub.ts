@@ -6,6 +6,7 @@
  *
  *   BENCH_MESSAGES=50000 (default)  BENCH_TARGETS=ours,google (default: both when available)
  *   BENCH_SCENARIOS=0,10,1 (ordering keys per scenario; default: all three)
+ *   BENCH_WARM_UP=5000 (unmeasured messages each emulator gets first)
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +19,7 @@ process.env.METADATA_SERVER_DETECTION = 'none';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50_000);
 const SIZE = 100;
+const WARM_UP_MESSAGES = Number(process.env.BENCH_WARM_UP ?? 5000);
 const SCENARIO_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 400_000);
 const ALL_SCENARIOS = [
   { name: 'unordered', keys: 0 },
@@ -84,8 +86,9 @@ async function peakRss(pid: number | undefined): Promise<number | undefined> {
 
 async function runScenario(
   target: Target,
-  scenario: (typeof SCENARIOS)[number],
+  scenario: { name: string; keys: number },
   run: string,
+  messages = MESSAGES,
 ): Promise<Result> {
   const pubsub = new PubSub({ projectId: 'bench', apiEndpoint: target.address });
   const topicName = `bench-${run}-${scenario.keys}`;
@@ -102,7 +105,7 @@ async function runScenario(
 
   const publishStart = performance.now();
   await Promise.all(
-    Array.from({ length: MESSAGES }, (_, i) =>
+    Array.from({ length: messages }, (_, i) =>
       publisher.publishMessage({
         data: payload(i),
         ...(scenario.keys > 0 ? { orderingKey: `key-${i % scenario.keys}` } : {}),
@@ -132,7 +135,7 @@ async function runScenario(
         if (sequence < (lastByKey.get(message.orderingKey) ?? -1)) orderViolations++;
         lastByKey.set(message.orderingKey, sequence);
       }
-      if (seen.size === MESSAGES) {
+      if (seen.size === messages) {
         clearTimeout(timer);
         resolve(true);
       }
@@ -147,7 +150,7 @@ async function runScenario(
     target: target.name,
     scenario: scenario.name,
     publishSeconds,
-    publishRate: MESSAGES / publishSeconds,
+    publishRate: messages / publishSeconds,
     receiveSeconds,
     receiveRate: seen.size / receiveSeconds,
     duplicates,
@@ -171,6 +174,8 @@ for (const start of targets) {
   const target = await start();
   console.log(`${target.name}: emulator at ${target.address}`);
   try {
+    // Warm-up (not measured): both emulators, and the client, get their JIT compilers going.
+    await runScenario(target, { name: 'warm-up', keys: 0 }, `${run}-warm`, WARM_UP_MESSAGES);
     for (const scenario of SCENARIOS) {
       const result = await runScenario(target, scenario, run);
       results.push(result);
