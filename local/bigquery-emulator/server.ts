@@ -84,8 +84,8 @@ async function handle(
     } else send(res, 200, result);
   } catch (error) {
     const apiError = error instanceof ApiError ? error : internal(error);
-    if (!(error instanceof ApiError))
-      services.log(`internal error on ${method} ${url.pathname}: ${String(error)}`);
+    if (apiError.code >= 500)
+      services.warn(`internal error on ${method} ${url.pathname}: ${describeError(apiError.cause ?? error)}`);
     status = apiError.code;
     send(res, apiError.code, apiError.body());
   }
