@@ -11,8 +11,8 @@ import Fastify, {
   type FastifyPluginAsync,
 } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from '#shared/logging/index.ts';
+import { createUuidV7 } from '#shared/orders/ids.ts';
 import type { Pool } from '#shared/store/pool.ts';
 import { auth } from './plugins/auth.ts';
 import { errors, sendProblem } from './plugins/errors.ts';
@@ -45,7 +45,13 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   const clock = deps.clock ?? (() => new Date());
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  decorateServices(app, { pool: deps.pool, relay: deps.relay, clock, newId: deps.newId ?? uuidv7, settings });
+  decorateServices(app, {
+    pool: deps.pool,
+    relay: deps.relay,
+    clock,
+    newId: deps.newId ?? createUuidV7(),
+    settings,
+  });
   requestContext(app, settings.projectId);
   errors(app);
   await openApi(app);
@@ -86,7 +92,7 @@ export default conveyorApi;
 
 /** A Fastify instance with the API registered; not yet listening. */
 export async function buildApp(deps: AppDeps & { logger: Logger }): Promise<FastifyInstance> {
-  const newId = deps.newId ?? uuidv7;
+  const newId = deps.newId ?? createUuidV7();
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
     loggerInstance,

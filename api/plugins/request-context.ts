@@ -1,7 +1,8 @@
 /**
  * Per-request context: the W3C trace context from `traceparent` (or Google's
- * X-Cloud-Trace-Context), carried onto the events a request writes, and one Cloud Logging line per
- * response joined to its trace (the logger's child bindings carry the trace fields).
+ * X-Cloud-Trace-Context), carried onto the events a request writes, and a Cloud Logging line per
+ * response joined to its trace (the logger's child bindings carry the trace fields): at error for
+ * 5xx, at debug otherwise, since Cloud Run's request log already records every request.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseTraceHeaders, traceLogFields, type Logger, type TraceContext } from '#shared/logging/index.ts';
@@ -32,7 +33,7 @@ export function requestContext(app: FastifyInstance, projectId: string): void {
   });
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
-    const level = status >= 500 ? 'error' : 'info';
+    const level = status >= 500 ? 'error' : 'debug';
     // The app's logger is pino (shared/logging); skip building the entry when the level is off.
     if ((request.log as Logger).isLevelEnabled(level)) {
       // https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry#HttpRequest

@@ -6,12 +6,13 @@
 import type { FastifyInstance } from 'fastify';
 import { EVENT_SOURCE_PREFIX } from '#shared/contracts/envelope.ts';
 import type { OrderCommandDeps } from '#shared/orders/execute.ts';
+import { createOrderPlacer, type OrderPlacer } from '#shared/orders/place-batch.ts';
 import type { RelayStats } from '#shared/messaging/relay.ts';
 import type { Pool } from '#shared/store/pool.ts';
 
 /** The relay as the API uses it: wake it after a commit, read its backlog for /readyz. */
 export interface RelayHandle {
-  trigger(): void;
+  trigger(rows?: number): void;
   stats(): Promise<Pick<RelayStats, 'backlog' | 'oldestAgeMs'>>;
 }
 
@@ -37,6 +38,8 @@ export interface Services {
   pool: Pool;
   relay: RelayHandle;
   commands: OrderCommandDeps;
+  /** Places orders with group commit (see shared/orders/place-batch.ts). */
+  placer: OrderPlacer;
   clock: () => Date;
   newId: () => string;
   settings: AppSettings;
@@ -55,15 +58,13 @@ export function decorateServices(
   app: FastifyInstance,
   deps: { pool: Pool; relay: RelayHandle; clock: () => Date; newId: () => string; settings: AppSettings },
 ): void {
-  app.decorate('services', {
-    ...deps,
-    commands: {
-      db: deps.pool,
-      clock: deps.clock,
-      newId: deps.newId,
-      source: API_SOURCE,
-      // The relay publishes in-process right after the commit; NOTIFY stays off (see AppendOptions).
-      onAppended: () => deps.relay.trigger(),
-    },
-  });
+  const commands: OrderCommandDeps = {
+    db: deps.pool,
+    clock: deps.clock,
+    newId: deps.newId,
+    source: API_SOURCE,
+    // The relay publishes in-process right after the commit; NOTIFY stays off (see AppendOptions).
+    onAppended: (events) => deps.relay.trigger(events.length),
+  };
+  app.decorate('services', { ...deps, commands, placer: createOrderPlacer(commands) });
 }

@@ -9,7 +9,7 @@
  * one cycle runs at a time; across processes rows are claimed per ordering key (see
  * shared/store/outbox.ts), so one order's events are published by one relay at a time, in order.
  * A key whose publish fails is backed off exponentially as a whole, so nothing overtakes the
- * failed message, and is resumed on the client for the retry.
+ * failed message. One cycle publishes all its claimed rows of a topic in one call.
  */
 import pg from 'pg';
 import type { Logger } from '#shared/logging/index.ts';
@@ -40,6 +40,15 @@ export interface OutboxRelayOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** LISTEN on OUTBOX_CHANNEL with a dedicated connection, to hear commits of other processes. */
   listen?: { connectionString: string } | undefined;
+  /**
+   * Under sustained load (the previous cycle ended moments ago), wait up to this long for more
+   * committed rows before a cycle, unless `lingerRows` are already waiting: a cycle's queries
+   * and each publish request cost much the same for one row as for fifty. Idle, a trigger starts
+   * a cycle at once. Default 4 ms; 0 disables.
+   */
+  lingerMs?: number;
+  /** Rows waiting (as counted by trigger) that start a cycle without lingering; default 100. */
+  lingerRows?: number;
   /** Delete rows published longer ago than this (in sweeps); default 1 h. 0 keeps them. */
   retainPublishedMs?: number;
   random?: () => number;
@@ -65,8 +74,8 @@ export interface RelayStats extends OutboxStats {
 export interface OutboxRelay {
   /** Starts the sweeper timer (and LISTEN). */
   start(): void;
-  /** Asks for a cycle soon: call after committing outbox rows. Cheap; coalesced. */
-  trigger(): void;
+  /** Asks for a cycle soon: call after committing `rows` outbox rows (default 1). Cheap; coalesced. */
+  trigger(rows?: number): void;
   /** Relays everything due now, cycle after cycle, until nothing is left; for timers and tests. */
   sweep(): Promise<CycleResult>;
   /** Backlog numbers for /readyz and metrics. */
@@ -79,6 +88,8 @@ const NOTHING: CycleResult = { keys: 0, published: 0, failed: 0, contended: 0 };
 /** When keys were held by another relay, look again this soon (it may leave new rows behind). */
 const CONTENDED_RETRY_MS = 50;
 const MAX_CYCLES_PER_SWEEP = 1_000;
+/** A cycle that ended less than this long ago means the relay is under load: linger. */
+const BUSY_WINDOW_MS = 20;
 
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { pool, publisher, logger } = options;
@@ -86,10 +97,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const backoff = options.backoff ?? { initialMs: 250, maxMs: 10_000 };
   const retainPublishedMs = options.retainPublishedMs ?? 3_600_000;
   const random = options.random ?? Math.random;
+  const lingerMs = options.lingerMs ?? 4;
+  const lingerRows = options.lingerRows ?? 100;
 
   let stopped = false;
   let draining = false;
   let again = false;
+  /** Rows announced by trigger() since the current or last cycle began. */
+  let waiting = 0;
+  let lastCycleEnded = 0;
+  let lingering: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   let sweeper: NodeJS.Timeout | undefined;
   let contendedTimer: NodeJS.Timeout | undefined;
@@ -109,7 +126,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return withTransaction(pool, async (client) => {
       const claim = await claimOutbox(client, batchSize);
       if (claim.keys.length === 0) return { ...NOTHING, contended: claim.contended };
-      const outcomes = await Promise.all(claim.keys.map(publishKey));
+      const byTopic = new Map<string, ClaimedKey[]>();
+      for (const key of claim.keys) byTopic.set(key.topic, [...(byTopic.get(key.topic) ?? []), key]);
+      const outcomes = await Promise.all([...byTopic].map(([topic, keys]) => publishTopic(topic, keys)));
       const published = outcomes.flatMap((outcome) => outcome.published);
       const failed = outcomes.flatMap((outcome) => outcome.failed);
       await settleOutbox(client, published, failed);
@@ -124,59 +143,80 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
   }
 
-  /** Publishes a key's rows in order; the published ones are a prefix, the rest back off together. */
-  async function publishKey(key: ClaimedKey): Promise<{ published: Published[]; failed: Failed[] }> {
-    const sends = key.rows.map((row) => {
-      try {
-        return publisher.publish(row.topic, {
-          data: Buffer.from(row.payload),
-          attributes: row.attributes,
-          orderingKey: row.orderingKey ?? undefined,
-        });
-      } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
-    const settled = await Promise.allSettled(sends);
-    const published: Published[] = [];
-    let index = 0;
-    for (; index < settled.length; index++) {
-      const outcome = settled[index]!;
-      if (outcome.status === 'rejected') break;
-      published.push({ id: key.rows[index]!.id, messageId: outcome.value });
-    }
-    if (index === settled.length) return { published, failed: [] };
-
-    const head = key.rows[index]!;
-    const reason = (settled[index] as PromiseRejectedResult).reason as unknown;
-    const error = reason instanceof Error ? reason.message : String(reason);
-    const delayMs =
-      Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(head.attempts, 30)) * (0.75 + random() / 2);
-    counters.lastError = error;
-    logger?.warn(
-      {
-        topic: key.topic,
-        orderingKey: key.orderingKey,
-        outboxId: head.id,
-        attempts: head.attempts + 1,
-        delayMs: Math.round(delayMs),
-        error,
-      },
-      'publish failed; backing off the ordering key',
+  /**
+   * Publishes the claimed keys of one topic in one call, each key's rows in order. A key's
+   * published rows are a prefix; from its first failure on, its rows back off together.
+   */
+  async function publishTopic(
+    topic: string,
+    keys: ClaimedKey[],
+  ): Promise<{ published: Published[]; failed: Failed[] }> {
+    const rows = keys.flatMap((key) => key.rows);
+    const outcomes = await publisher.publish(
+      topic,
+      rows.map((row) => ({
+        data: Buffer.from(row.payload),
+        attributes: row.attributes,
+        orderingKey: row.orderingKey ?? undefined,
+      })),
     );
-    if (key.orderingKey) publisher.resume(key.topic, key.orderingKey);
-    return {
-      published,
-      failed: key.rows.slice(index).map((row) => ({ id: row.id, delayMs, error })),
-    };
+    const published: Published[] = [];
+    const failed: Failed[] = [];
+    let next = 0;
+    for (const key of keys) {
+      const results = outcomes.slice(next, next + key.rows.length);
+      next += key.rows.length;
+      const firstFailure = results.findIndex((outcome) => outcome.error);
+      const publishedCount = firstFailure === -1 ? key.rows.length : firstFailure;
+      for (let position = 0; position < publishedCount; position++) {
+        published.push({ id: key.rows[position]!.id, messageId: results[position]!.messageId! });
+      }
+      if (firstFailure === -1) continue;
+      const head = key.rows[firstFailure]!;
+      const error = results[firstFailure]!.error!.message;
+      const delayMs =
+        Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(head.attempts, 30)) * (0.75 + random() / 2);
+      counters.lastError = error;
+      logger?.warn(
+        {
+          topic,
+          orderingKey: key.orderingKey,
+          outboxId: head.id,
+          attempts: head.attempts + 1,
+          delayMs: Math.round(delayMs),
+          error,
+        },
+        'publish failed; backing off the ordering key',
+      );
+      for (const row of key.rows.slice(firstFailure)) failed.push({ id: row.id, delayMs, error });
+    }
+    return { published, failed };
+  }
+
+  /** Resolves after lingerMs, or as soon as lingerRows are waiting. */
+  function linger(): Promise<void> {
+    if (lingerMs <= 0 || waiting >= lingerRows || stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        lingering = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, lingerMs);
+      lingering = { timer, wake };
+    });
   }
 
   /** Cycles until a cycle finds less than a full batch and nobody asked again meanwhile. */
-  async function drain(until = Number.POSITIVE_INFINITY): Promise<CycleResult> {
+  async function drain(until = Number.POSITIVE_INFINITY, lingerFirst = false): Promise<CycleResult> {
     const total = { ...NOTHING };
     for (let cycles = 0; cycles < MAX_CYCLES_PER_SWEEP && Date.now() < until; cycles++) {
+      if (lingerFirst || cycles > 0) await linger();
       again = false;
-      const result = await cycle();
+      waiting = 0;
+      const result = await cycle().finally(() => {
+        lastCycleEnded = Date.now();
+      });
       total.keys += result.keys;
       total.published += result.published;
       total.failed += result.failed;
@@ -187,20 +227,23 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (total.contended > 0 && !stopped) {
       contendedTimer ??= setTimeout(() => {
         contendedTimer = undefined;
-        trigger();
+        trigger(0);
       }, CONTENDED_RETRY_MS).unref();
     }
     return total;
   }
 
-  function trigger(): void {
+  function trigger(rows = 1): void {
     if (stopped) return;
+    waiting += rows;
     if (draining) {
       again = true;
+      if (lingering && waiting >= lingerRows) lingering.wake();
       return;
     }
     draining = true;
-    void exclusive(() => drain())
+    const busy = Date.now() - lastCycleEnded < BUSY_WINDOW_MS;
+    void exclusive(() => drain(Number.POSITIVE_INFINITY, busy))
       .catch((error: unknown) => report(error, 'outbox relay cycle failed'))
       .finally(() => {
         draining = false;
@@ -232,7 +275,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           void sweep().catch((error: unknown) => report(error, 'outbox sweep failed'));
         }, interval).unref();
       }
-      if (options.listen) listener = listen(options.listen.connectionString, trigger, logger);
+      if (options.listen) listener = listen(options.listen.connectionString, () => trigger(), logger);
       trigger();
     },
     trigger,
@@ -243,6 +286,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     async stop(stopOptions = {}) {
       if (stopped) return;
       stopped = true;
+      lingering?.wake();
       clearInterval(sweeper);
       clearTimeout(contendedTimer);
       await listener?.close();

@@ -150,7 +150,8 @@ export async function placeOrder(
   return { outcome: 'created', ...appended };
 }
 
-function eventMeta(deps: OrderCommandDeps, orderId: string, meta: CommandMeta): EventMeta {
+/** The envelope metadata of a command: time from the clock, ids from the generator, correlation defaulting to the order id. */
+export function eventMeta(deps: OrderCommandDeps, orderId: string, meta: CommandMeta): EventMeta {
   return {
     time: deps.clock().toISOString(),
     newId: deps.newId,

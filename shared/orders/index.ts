@@ -5,4 +5,6 @@
  */
 export * from './errors.ts';
 export * from './execute.ts';
+export * from './ids.ts';
+export * from './place-batch.ts';
 export * from './pricing.ts';

@@ -3,6 +3,9 @@ import { ValidationError, type ValidationIssue } from '#shared/errors.ts';
 import { pricesFor } from '#shared/store/catalogue.ts';
 import type { Queryable } from '#shared/store/pool.ts';
 
+/** Catalogue prices by SKU, as pricesFor reads them. */
+export type Prices = ReadonlyMap<string, { unitPriceMinor: number; currency: string }>;
+
 /**
  * Prices requested lines from the catalogue (never from the client). Throws ValidationError naming
  * each line whose SKU is unknown or priced in another currency than the order's.
@@ -12,7 +15,15 @@ export async function priceLines(
   currency: string,
   lines: readonly RequestedLine[],
 ): Promise<PricedLine[]> {
-  const prices = await pricesFor(db, [...new Set(lines.map((line) => line.sku))]);
+  return priceLinesFrom(await pricesFor(db, [...new Set(lines.map((line) => line.sku))]), currency, lines);
+}
+
+/** priceLines with the catalogue entries already read (one read for a batch of orders). */
+export function priceLinesFrom(
+  prices: Prices,
+  currency: string,
+  lines: readonly RequestedLine[],
+): PricedLine[] {
   const issues: ValidationIssue[] = [];
   const priced = lines.map((line, index) => {
     const price = prices.get(line.sku);

@@ -111,28 +111,94 @@ export async function appendEventsOnce(
   options: Pick<AppendOptions, 'notify'> = {},
 ): Promise<Appended | undefined> {
   const prepared = prepareAppend(orderId, 0, decisions, meta, undefined);
-  const response = respond(prepared.appended);
-  const values = [
-    ...createValues(prepared, options),
-    record.clientId,
-    record.key,
-    record.method,
-    record.path,
-    record.requestHash,
-    response.status,
-    JSON.stringify(response.headers),
-    response.body,
-    record.ttlSeconds,
-  ];
-  const written = await run(client, CREATE_ONCE, values, orderId, 0);
-  return written === 0 ? undefined : prepared.appended;
+  const written = await createOrdersOnce(
+    client,
+    [{ record, prepared, response: respond(prepared.appended) }],
+    options,
+  );
+  return written.has(orderId) ? prepared.appended : undefined;
 }
 
-interface Prepared {
+/** A new order ready to be written with its idempotency record. */
+export interface NewOrderOnce {
+  record: IdempotencyRecord;
+  /** From prepareAppend(orderId, 0, ...). */
+  prepared: PreparedAppend;
+  response: StoredResponse;
+}
+
+/**
+ * Creates several new orders in one statement (group commit: one round trip, one commit), each
+ * with its idempotency record, each written only if its key is free (unexpired records block).
+ * Returns the ids of the orders written. Keys must be distinct within a call. Records are claimed
+ * in key order, so concurrent calls wait on each other's keys without deadlocking.
+ */
+export async function createOrdersOnce(
+  client: Queryable,
+  orders: readonly NewOrderOnce[],
+  options: Pick<AppendOptions, 'notify'> = {},
+): Promise<Set<string>> {
+  if (orders.length === 0) return new Set();
+  const input = orders.map(({ record, prepared, response }, n) => {
+    const state = prepared.appended.state;
+    const first = prepared.appended.events[0]!;
+    return {
+      n,
+      client_id: record.clientId,
+      key: record.key,
+      method: record.method,
+      path: record.path,
+      hash: record.requestHash,
+      ttl: record.ttlSeconds,
+      status_code: response.status,
+      headers: response.headers,
+      body: response.body,
+      order_id: prepared.orderId,
+      customer_id: state.customerId,
+      status: state.status,
+      currency: state.currency,
+      total: state.totalMinor,
+      address: state.shippingAddress,
+      state,
+      version: state.version,
+      created_at: state.createdAt,
+      updated_at: state.updatedAt,
+      correlation_id: first.correlationid,
+      causation_id: first.causationid ?? null,
+      lines: linesOf(state),
+      events: prepared.eventRows,
+    };
+  });
+  try {
+    const { rows } = await client.query<{ written: string[] }>({
+      ...CREATE_ONCE,
+      values: [JSON.stringify(input), TOPIC.orderEvents, options.notify === true],
+    });
+    return new Set(rows[0]?.written ?? []);
+  } catch (error) {
+    if (sqlState(error) === SQLSTATE.uniqueViolation && isConcurrencyConstraint(error)) {
+      throw new AppendConflictError(orders[0]!.prepared.orderId, 0, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** Envelopes and events of one append, ready to be written (see prepareAppend). */
+export interface PreparedAppend {
   appended: Appended;
   orderId: string;
-  /** The events and their outbox attributes as one JSON array for jsonb_to_recordset. */
-  eventsJson: string;
+  /** One row per event with its outbox attributes, for jsonb_to_recordset. */
+  eventRows: readonly EventRow[];
+}
+
+interface EventRow {
+  n: number;
+  id: string;
+  sequence: number;
+  type: string;
+  time: string;
+  envelope: DomainEvent;
+  attributes: Record<string, string>;
 }
 
 /** Envelopes, validates and folds the decisions. Pure apart from the ids and time in `meta`. */
@@ -142,11 +208,11 @@ export function prepareAppend(
   decisions: readonly Decision[],
   meta: EventMeta,
   current: OrderState | undefined,
-): Prepared {
+): PreparedAppend {
   if (decisions.length === 0) throw new RangeError('appendEvents needs at least one decision');
   let state = current;
   const events: DomainEvent[] = [];
-  const rows: unknown[] = [];
+  const rows: EventRow[] = [];
   decisions.forEach((decision, index) => {
     const envelope = envelop(orderId, decision.type, decision.data as never, {
       id: meta.newId(),
@@ -171,7 +237,7 @@ export function prepareAppend(
       attributes: eventAttributes(event),
     });
   });
-  return { appended: { events, state: state! }, orderId, eventsJson: JSON.stringify(rows) };
+  return { appended: { events, state: state! }, orderId, eventRows: rows };
 }
 
 async function currentState(
@@ -211,11 +277,11 @@ function isConcurrencyConstraint(error: unknown): boolean {
   return constraint === 'orders_pkey' || constraint === 'events_order_sequence_key';
 }
 
-const COMMON = (state: Prepared, options: Pick<AppendOptions, 'notify'>) => {
+const COMMON = (state: PreparedAppend, options: Pick<AppendOptions, 'notify'>) => {
   const event = state.appended.events[0]!;
   return [
     state.orderId, // $1
-    state.eventsJson, // $2
+    JSON.stringify(state.eventRows), // $2
     event.correlationid, // $3
     event.causationid ?? null, // $4
     TOPIC.orderEvents, // $5
@@ -227,7 +293,7 @@ const COMMON = (state: Prepared, options: Pick<AppendOptions, 'notify'>) => {
   ];
 };
 
-function createValues(state: Prepared, options: Pick<AppendOptions, 'notify'>): unknown[] {
+function createValues(state: PreparedAppend, options: Pick<AppendOptions, 'notify'>): unknown[] {
   const order = state.appended.state;
   return [
     ...COMMON(state, options),
@@ -236,19 +302,21 @@ function createValues(state: Prepared, options: Pick<AppendOptions, 'notify'>): 
     order.totalMinor, // $13
     JSON.stringify(order.shippingAddress), // $14
     order.createdAt, // $15
-    JSON.stringify(
-      order.lines.map((line, index) => ({
-        n: index + 1,
-        sku: line.sku,
-        quantity: line.quantity,
-        unit_price_minor: line.unitPriceMinor,
-      })),
-    ), // $16
+    JSON.stringify(linesOf(order)), // $16
   ];
 }
 
-function updateValues(state: Prepared, expectedVersion: number, options: AppendOptions): unknown[] {
+function updateValues(state: PreparedAppend, expectedVersion: number, options: AppendOptions): unknown[] {
   return [...COMMON(state, options), expectedVersion]; // $11
+}
+
+function linesOf(order: OrderState) {
+  return order.lines.map((line, index) => ({
+    n: index + 1,
+    sku: line.sku,
+    quantity: line.quantity,
+    unit_price_minor: line.unitPriceMinor,
+  }));
 }
 
 // `o` yields the order row only when this writer may append; everything else hangs off it, so a
@@ -306,18 +374,27 @@ const UPDATE = {
   ), ${EVENTS_AND_OUTBOX}`,
 };
 
-// The claim inserts the key's record, already completed with the response, or takes over an
+// The claim inserts each key's record, already completed with its response, or takes over an
 // expired one; a live record (or one a concurrent transaction is inserting: the unique index makes
-// us wait for it) yields no row, so nothing else is written.
+// us wait for it) yields no row, so nothing else is written for that order. Keys are claimed in
+// key order so that two statements never wait on each other's keys in opposite orders.
 const CREATE_ONCE = {
   name: 'conveyor.append.create-once',
   text: `WITH
+  input AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
+      n int, client_id text, key text, method text, path text, hash text, ttl float8, status_code int,
+      headers jsonb, body text, order_id uuid, customer_id text, status text, currency text, total bigint,
+      address jsonb, state jsonb, version int, created_at timestamptz, updated_at timestamptz,
+      correlation_id text, causation_id text, lines jsonb, events jsonb)
+  ),
   claim AS (
     INSERT INTO idempotency_keys AS k (client_id, key, request_method, request_path, request_hash, status,
                                        response_status, response_headers, response_body, completed_at,
                                        expires_at)
-    VALUES ($17, $18, $19, $20, $21, 'completed', $22, $23::jsonb, $24, now(),
-            now() + make_interval(secs => $25))
+    SELECT client_id, key, method, path, hash, 'completed', status_code, headers, body, now(),
+           now() + make_interval(secs => ttl)
+      FROM input ORDER BY client_id, key
     ON CONFLICT (client_id, key) DO UPDATE
        SET request_method = excluded.request_method, request_path = excluded.request_path,
            request_hash = excluded.request_hash, status = excluded.status,
@@ -325,6 +402,44 @@ const CREATE_ONCE = {
            response_body = excluded.response_body, created_at = now(), completed_at = now(),
            expires_at = excluded.expires_at
      WHERE k.expires_at <= now()
+    RETURNING client_id, key
+  ),
+  o AS (
+    INSERT INTO orders (id, customer_id, status, currency, total_minor, shipping_address, state, version,
+                        created_at, updated_at)
+    SELECT i.order_id, i.customer_id, i.status, i.currency, i.total, i.address, i.state, i.version,
+           i.created_at, i.updated_at
+      FROM input i JOIN claim c ON c.client_id = i.client_id AND c.key = i.key
+     ORDER BY i.n
+    RETURNING id
+  ),
+  ev AS MATERIALIZED (
+    SELECT i.n AS order_n, i.order_id, i.correlation_id, i.causation_id, e.*
+      FROM input i JOIN o ON o.id = i.order_id
+     CROSS JOIN LATERAL jsonb_to_recordset(i.events)
+        AS e(n int, id uuid, sequence int, type text, time timestamptz, envelope jsonb, attributes jsonb)
+  ),
+  l AS (
+    INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor)
+    SELECT i.order_id, y.n, y.sku, y.quantity, y.unit_price_minor
+      FROM input i JOIN o ON o.id = i.order_id
+     CROSS JOIN LATERAL jsonb_to_recordset(i.lines) AS y(n int, sku text, quantity int, unit_price_minor bigint)
     RETURNING 1
-  ), ${INSERT_ORDER('FROM claim')} ${LINES} ${EVENTS_AND_OUTBOX}`,
+  ),
+  e AS (
+    INSERT INTO events (id, order_id, sequence, type, occurred_at, correlation_id, causation_id, envelope)
+    SELECT id, order_id, sequence, type, time, correlation_id, causation_id, envelope
+      FROM ev ORDER BY order_n, n
+    RETURNING 1
+  ),
+  b AS (
+    INSERT INTO outbox (event_id, topic, ordering_key, payload, attributes)
+    SELECT id, $2, order_id::text, envelope, attributes FROM ev ORDER BY order_n, n
+    RETURNING 1
+  )
+SELECT coalesce((SELECT array_agg(id::text) FROM o), '{}') AS written,
+       (SELECT count(*) FROM e)::int AS events,
+       (SELECT count(*) FROM b)::int AS outboxed,
+       (SELECT count(*) FROM (SELECT 1 FROM o LIMIT 1) w, LATERAL (SELECT pg_notify('${OUTBOX_CHANNEL}', $2)) n
+         WHERE $3::boolean)::int AS notified`,
 };

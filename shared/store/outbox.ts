@@ -136,7 +136,7 @@ export async function settleOutbox(
     name: 'conveyor.outbox.settle',
     text: `
       WITH published AS (
-        UPDATE outbox AS o SET published_at = clock_timestamp(), message_id = p.message_id
+        UPDATE outbox AS o SET published_at = statement_timestamp(), message_id = p.message_id
           FROM unnest($1::bigint[], $2::text[]) AS p(id, message_id)
          WHERE o.id = p.id
       )

@@ -5,7 +5,7 @@ import type { ApiClient } from '#shared/store/api-keys.ts';
 import type { Actor } from '#shared/contracts/values.ts';
 import { ValidationError } from '#shared/errors.ts';
 import type { OrderCommand, OrderState } from '#shared/domain/order/index.ts';
-import { executeOrderCommand, placeOrder, type CommandMeta } from '#shared/orders/execute.ts';
+import { executeOrderCommand, type CommandMeta } from '#shared/orders/execute.ts';
 import { findIdempotentRequest, requestHash, type StoredResponse } from '#shared/store/idempotency.ts';
 import { listOrders, loadOrderState, readOrderHistory } from '#shared/store/orders.ts';
 import {
@@ -69,19 +69,15 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
       };
       // Twice at most: a key that expires and is purged between our attempt and our look-up.
       for (let attempt = 1; ; attempt++) {
-        let response: StoredResponse | undefined;
         try {
-          const outcome = await placeOrder(
-            services.commands,
-            services.newId(),
-            { ...request.body, channel: 'api' },
-            commandMeta(request),
-            {
-              record,
-              respond: ({ state }) => (response = orderResponse(state, 202)),
-            },
-          );
-          if (outcome.outcome === 'created') return send(reply, response!, false);
+          const result = await services.placer.place({
+            orderId: services.newId(),
+            input: { ...request.body, channel: 'api' },
+            meta: commandMeta(request),
+            record,
+            respond: ({ state }) => orderResponse(state, 202),
+          });
+          if (result.outcome === 'created') return send(reply, result.response, false);
         } catch (error) {
           // A retry of a request that succeeded must replay its answer even if, say, a SKU has since
           // left the catalogue.
