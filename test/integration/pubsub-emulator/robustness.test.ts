@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { credentials, Client, Metadata, type ClientDuplexStream, type MethodDefinition } from '@grpc/grpc-js';
-import { PubSub, v1, type Message } from '@google-cloud/pubsub';
+import { PubSub, SchemaTypes, v1, type Message } from '@google-cloud/pubsub';
 import fc from 'fast-check';
 import { startPubSubEmulator, type PubSubEmulator } from '../../../local/pubsub-emulator/index.ts';
 import { loadServiceDefinitions } from '../../../local/pubsub-emulator/protos.ts';
@@ -121,6 +121,27 @@ describe('Pub/Sub emulator robustness', () => {
     await subscription.close();
     await subscriber.close();
     assert.deepEqual(got, ['still flowing']);
+  });
+
+  it("serves the client's schema API", async () => {
+    const definition = JSON.stringify({
+      type: 'record',
+      name: 'Order',
+      fields: [{ name: 'id', type: 'string' }],
+    });
+    const schema = await pubsub.createSchema('order-schema', SchemaTypes.Avro, definition);
+    const got = await schema.get();
+    assert.equal(got.type, 'AVRO');
+    assert.equal(got.definition, definition);
+    const listed: string[] = [];
+    for await (const s of pubsub.listSchemas()) listed.push(s.name ?? '');
+    assert.ok(listed.includes(await schema.getName()));
+    await pubsub.validateSchema({ type: SchemaTypes.Avro, definition });
+    await assert.rejects(pubsub.validateSchema({ type: SchemaTypes.Avro, definition: '{not json' }));
+    // The client sends `message` (a bytes field) as given: base64 text.
+    await schema.validateMessage(Buffer.from(JSON.stringify({ id: '1' })).toString('base64'), 'JSON');
+    await schema.delete();
+    await assert.rejects(schema.get(), (error: { code?: number }) => error.code === 5);
   });
 
   it('frees acked messages: memory stays flat under sustained publish and ack', async () => {
