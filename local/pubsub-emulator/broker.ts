@@ -9,7 +9,13 @@
  */
 import type { status } from '@grpc/grpc-js';
 import { Code, alreadyExists, failedPrecondition, invalidArgument, notFound } from './errors.ts';
-import { createStoredMessage, messageSize, nextMessageSeq, type StoredMessage } from './message.ts';
+import {
+  createStoredMessage,
+  messageData,
+  messageSize,
+  nextMessageSeq,
+  type StoredMessage,
+} from './message.ts';
 import { DELETED_TOPIC, parseName, parseProject } from './names.ts';
 import {
   deliverySettings,
@@ -375,7 +381,7 @@ export class Broker {
       CloudPubSubDeadLetterSourceSubscriptionProject: sub.project,
       CloudPubSubDeadLetterSourceTopicPublishTime: new Date(original.publishMs).toISOString(),
     };
-    const data = original.bytes.subarray(original.dataOffset, original.dataOffset + original.dataLength);
+    const data = messageData(original);
     const size = messageSize(data, attributes, original.orderingKey);
     const copy = createStoredMessage(Buffer.from(data), attributes, original.orderingKey, Date.now(), size);
     if (this.needsLog(topic)) topic.append(copy);

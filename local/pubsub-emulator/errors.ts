@@ -26,7 +26,6 @@ export const notFound = (details: string) => new RpcError(status.NOT_FOUND, deta
 export const alreadyExists = (details: string) => new RpcError(status.ALREADY_EXISTS, details);
 export const failedPrecondition = (details: string) => new RpcError(status.FAILED_PRECONDITION, details);
 export const unimplemented = (details: string) => new RpcError(status.UNIMPLEMENTED, details);
-export const unavailable = (details: string) => new RpcError(status.UNAVAILABLE, details);
 
 /** Per-ack-id failure codes of exactly-once delivery, as the client libraries read them. */
 export const AckFailure = {

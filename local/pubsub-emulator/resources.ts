@@ -7,7 +7,7 @@
  */
 import { compileFilter } from './filter.ts';
 import { invalidArgument, unimplemented } from './errors.ts';
-import { parseName } from './names.ts';
+import { DELETED_TOPIC, parseName } from './names.ts';
 import type { DeliverySettings } from './subscription.ts';
 import type { Duration, FieldMask, PushConfigProto, SubscriptionProto, TopicProto } from './types.ts';
 
@@ -226,7 +226,7 @@ export function normalizePushConfig(input: PushConfigProto | undefined): PushCon
  */
 export function normalizeSubscription(input: SubscriptionProto): SubscriptionProto {
   const name = parseName('subscriptions', input.name).name;
-  const topic = input.topic === '_deleted-topic_' ? input.topic : parseName('topics', input.topic).name;
+  const topic = input.topic === DELETED_TOPIC ? input.topic : parseName('topics', input.topic).name;
   for (const unsupported of ['bigquery_config', 'cloud_storage_config', 'bigtable_config'] as const) {
     if (!isEmptyValue(input[unsupported])) {
       throw unimplemented(`${unsupported} (export subscriptions) is not supported by this emulator.`);

@@ -8,7 +8,7 @@
  */
 
 /** Bytes a varint of `value` (a non-negative integer below 2^53) takes. */
-export function varintSize(value: number): number {
+function varintSize(value: number): number {
   let size = 1;
   while (value >= 128) {
     value = Math.floor(value / 128);
