@@ -57,9 +57,45 @@ export const IfMatchHeadersSchema = z.object({
     .describe('Act only if the resource still has this ETag (412 otherwise).'),
 });
 
-/** The problem responses of a route, documented by status. */
-export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, ProblemSchema]));
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'The request does not match the schema; `errors` names the fields',
+  401: 'No valid API key (WWW-Authenticate says how to send one)',
+  403: 'The API key lacks the scope this route needs',
+  404: 'No such resource',
+  409: "Not allowed in the resource's current state, or changed concurrently (retry)",
+  412: 'If-Match does not match the current ETag',
+  413: 'The body is too large',
+  415: 'The body is not JSON',
+  422: 'Well-formed but cannot be processed (unknown SKU, reused Idempotency-Key, ...); `errors` names the fields',
+  429: 'Rate limit of this API key exceeded; see Retry-After',
+  500: 'Unexpected error; the problem carries no internals, quote requestId',
+  503: 'A dependency is unavailable; see Retry-After',
+};
+
+/** A success response with its description (OpenAPI), served as application/json. */
+export function success<S extends z.ZodType>(
+  schema: S,
+  description: string,
+): { description: string; content: { 'application/json': { schema: S } } } {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** The problem responses of a route, documented by status as application/problem+json. */
+export function problems(
+  ...statuses: number[]
+): Record<
+  number,
+  { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }
+> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: PROBLEM_DESCRIPTIONS[status] ?? 'A problem',
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      },
+    ]),
+  );
 }
 
 /** The problems every authenticated route can answer. */

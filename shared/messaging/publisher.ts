@@ -67,6 +67,56 @@ function clientConfig(options: PubSubPublisherOptions): ClientConfig {
   };
 }
 
+/** Requests started before the publisher yields to the event loop. */
+const DISPATCH_GROUP = 16;
+
+/** A key's requests go one after another; after a failure the rest of the key fails too. */
+async function publishKey(
+  publisherClient: v1.PublisherClient,
+  callOptions: { timeout: number; isBundling: boolean },
+  topic: string,
+  key: string,
+  indices: readonly number[],
+  messages: readonly PublishableMessage[],
+  outcomes: PublishOutcome[],
+): Promise<void> {
+  let failure: Error | undefined;
+  for (const chunk of chunks(indices, messages)) {
+    if (failure) {
+      for (const index of chunk) outcomes[index] = { error: failure };
+      continue;
+    }
+    try {
+      const [response] = await publisherClient.publish(
+        {
+          topic,
+          messages: chunk.map((index) => {
+            const message = messages[index]!;
+            return {
+              data: message.data,
+              attributes: message.attributes,
+              ...(key ? { orderingKey: key } : {}),
+            };
+          }),
+        },
+        callOptions,
+      );
+      const ids = response.messageIds ?? [];
+      chunk.forEach((index, position) => {
+        const messageId = ids[position];
+        outcomes[index] = messageId
+          ? { messageId }
+          : { error: new Error('Pub/Sub returned no message id for this message') };
+      });
+    } catch (cause) {
+      failure = cause instanceof Error ? cause : new Error(String(cause));
+      for (const index of chunk) outcomes[index] = { error: failure };
+      // Unkeyed messages are independent: only keys stop at their first failure.
+      if (!key) failure = undefined;
+    }
+  }
+}
+
 /** One Publish request per ordering key (split only at Pub/Sub's request limits), via the generated client. */
 export function createPubSubPublisher(options: PubSubPublisherOptions): Publisher {
   // The high-level client works out endpoint, credentials and project; the generated client is
@@ -88,49 +138,20 @@ export function createPubSubPublisher(options: PubSubPublisherOptions): Publishe
     const byKey = new Map<string, number[]>();
     messages.forEach((message, index) => {
       const key = message.orderingKey ?? '';
-      byKey.set(key, [...(byKey.get(key) ?? []), index]);
+      const indices = byKey.get(key);
+      if (indices) indices.push(index);
+      else byKey.set(key, [index]);
     });
     const publisherClient = await clientOf();
-    await Promise.all(
-      [...byKey].map(async ([key, indices]) => {
-        // A key's requests go one after another; after a failure the rest of the key fails too.
-        let failure: Error | undefined;
-        for (const chunk of chunks(indices, messages)) {
-          if (failure) {
-            for (const index of chunk) outcomes[index] = { error: failure };
-            continue;
-          }
-          try {
-            const [response] = await publisherClient.publish(
-              {
-                topic: name,
-                messages: chunk.map((index) => {
-                  const message = messages[index]!;
-                  return {
-                    data: message.data,
-                    attributes: message.attributes,
-                    ...(key ? { orderingKey: key } : {}),
-                  };
-                }),
-              },
-              callOptions,
-            );
-            const ids = response.messageIds ?? [];
-            chunk.forEach((index, position) => {
-              const messageId = ids[position];
-              outcomes[index] = messageId
-                ? { messageId }
-                : { error: new Error('Pub/Sub returned no message id for this message') };
-            });
-          } catch (cause) {
-            failure = cause instanceof Error ? cause : new Error(String(cause));
-            for (const index of chunk) outcomes[index] = { error: failure };
-            // Unkeyed messages are independent: only keys stop at their first failure.
-            if (!key) failure = undefined;
-          }
-        }
-      }),
-    );
+    const sends: Promise<void>[] = [];
+    let dispatched = 0;
+    for (const [key, indices] of byKey) {
+      // Starting a request costs CPU on this thread; yield now and then so that a large batch does
+      // not hold up request handling while its requests are being started.
+      if (++dispatched % DISPATCH_GROUP === 0) await new Promise((resolve) => setImmediate(resolve));
+      sends.push(publishKey(publisherClient, callOptions, name, key, indices, messages, outcomes));
+    }
+    await Promise.all(sends);
     return outcomes;
   }
 

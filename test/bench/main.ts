@@ -70,8 +70,9 @@ function printApi(result: ApiBenchResult): string {
   );
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
   return [
-    `API accept path (${result.config.cpus} CPUs, Node ${result.config.node}, Postgres ${result.config.pgDurable ? 'durable' : 'fsync off'}, pool ${result.config.pgPoolMax}, ${result.config.durationSeconds} s per run)`,
+    `API accept path (${result.config.cpus} CPUs, Node ${result.config.node}, Postgres ${result.config.pgDurable ? 'durable' : 'fsync off'}, pool ${result.config.pgPoolMax}; median of ${result.config.rounds} rounds of ${result.config.durationSeconds} s)`,
     table.toString(),
+    `rounds: bare ${result.rounds.bare.join(', ')} /s; accept ${result.rounds.accept.join(', ')} /s; half-peak p99 ${result.rounds.halfPeakP99Ms.join(', ')} ms`,
     `ratio accept/bare: ${result.ratio.toFixed(2)} (target ≥ ${result.targets.ratio}: ${verdict(result.ratio >= result.targets.ratio)})`,
     `p99 at half peak: ${result.halfPeak.p99Ms} ms (target < ${result.targets.halfPeakP99Ms} ms: ${verdict(result.halfPeak.p99Ms < result.targets.halfPeakP99Ms)})`,
     `outbox at the end of the peak run: ${result.accept.publishLag.backlogAtEnd} unpublished, drained in ${result.accept.publishLag.drainMs} ms; ` +

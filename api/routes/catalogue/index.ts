@@ -10,6 +10,7 @@ import {
   encodeCursor,
   LimitSchema,
   problems,
+  success,
 } from '../../http.ts';
 import { HttpProblem } from '../../problems.ts';
 
@@ -51,8 +52,8 @@ export const catalogueRoutes: FastifyPluginCallbackZod = (app, _options, done) =
         params: SkuParamsSchema,
         body: PutCatalogueItemSchema,
         response: {
-          200: CatalogueItemSchema,
-          201: CatalogueItemSchema,
+          200: success(CatalogueItemSchema, 'Replaced'),
+          201: success(CatalogueItemSchema, 'Created'),
           ...problems(...COMMON_PROBLEMS, 413, 415),
         },
       },
@@ -78,7 +79,10 @@ export const catalogueRoutes: FastifyPluginCallbackZod = (app, _options, done) =
         tags: ['catalogue'],
         summary: 'Read a catalogue item',
         params: SkuParamsSchema,
-        response: { 200: CatalogueItemSchema, ...problems(...COMMON_PROBLEMS, 404) },
+        response: {
+          200: success(CatalogueItemSchema, 'The catalogue item'),
+          ...problems(...COMMON_PROBLEMS, 404),
+        },
       },
     },
     async (request) => {
@@ -97,7 +101,10 @@ export const catalogueRoutes: FastifyPluginCallbackZod = (app, _options, done) =
         summary: 'List the catalogue by SKU',
         querystring: PageQuerySchema,
         response: {
-          200: z.object({ items: z.array(CatalogueItemSchema), nextCursor: z.string().optional() }),
+          200: success(
+            z.object({ items: z.array(CatalogueItemSchema), nextCursor: z.string().optional() }),
+            'A page of the catalogue by SKU',
+          ),
           ...problems(...COMMON_PROBLEMS),
         },
       },

@@ -2,7 +2,7 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HttpProblem } from '../../problems.ts';
-import { problems } from '../../http.ts';
+import { problems, success } from '../../http.ts';
 
 const ReadySchema = z.object({
   status: z.literal('ready'),
@@ -20,7 +20,7 @@ export const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
         tags: ['health'],
         summary: 'Liveness: the process is up',
         security: [],
-        response: { 200: z.object({ status: z.literal('ok') }) },
+        response: { 200: success(z.object({ status: z.literal('ok') }), 'The process is up') },
       },
     },
     () => ({ status: 'ok' as const }),
@@ -37,7 +37,7 @@ export const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
           'Unready (503) when Postgres does not answer or the oldest unpublished outbox row is older than the ' +
           'configured threshold (Pub/Sub unreachable, or the relay stuck).',
         security: [],
-        response: { 200: ReadySchema, ...problems(503) },
+        response: { 200: success(ReadySchema, 'Ready to take traffic'), ...problems(503) },
       },
     },
     async (request) => {

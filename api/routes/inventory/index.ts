@@ -3,7 +3,7 @@ import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SkuSchema } from '#shared/contracts/values.ts';
 import { getInventory, listInventory, setInventory } from '#shared/store/catalogue.ts';
-import { COMMON_PROBLEMS, encodeCursor, problems } from '../../http.ts';
+import { COMMON_PROBLEMS, encodeCursor, problems, success } from '../../http.ts';
 import { HttpProblem } from '../../problems.ts';
 import { PageQuerySchema, SkuParamsSchema, skuCursor } from '../catalogue/index.ts';
 
@@ -35,8 +35,8 @@ export const inventoryRoutes: FastifyPluginCallbackZod = (app, _options, done) =
         params: SkuParamsSchema,
         body: PutInventorySchema,
         response: {
-          200: InventoryItemSchema,
-          201: InventoryItemSchema,
+          200: success(InventoryItemSchema, 'Updated'),
+          201: success(InventoryItemSchema, 'Created'),
           ...problems(...COMMON_PROBLEMS, 413, 415),
         },
       },
@@ -62,7 +62,10 @@ export const inventoryRoutes: FastifyPluginCallbackZod = (app, _options, done) =
         tags: ['inventory'],
         summary: 'Read the stock of a SKU',
         params: SkuParamsSchema,
-        response: { 200: InventoryItemSchema, ...problems(...COMMON_PROBLEMS, 404) },
+        response: {
+          200: success(InventoryItemSchema, 'The stock of the SKU'),
+          ...problems(...COMMON_PROBLEMS, 404),
+        },
       },
     },
     async (request) => {
@@ -81,7 +84,10 @@ export const inventoryRoutes: FastifyPluginCallbackZod = (app, _options, done) =
         summary: 'List stock by SKU',
         querystring: PageQuerySchema,
         response: {
-          200: z.object({ items: z.array(InventoryItemSchema), nextCursor: z.string().optional() }),
+          200: success(
+            z.object({ items: z.array(InventoryItemSchema), nextCursor: z.string().optional() }),
+            'A page of stock by SKU',
+          ),
           ...problems(...COMMON_PROBLEMS),
         },
       },

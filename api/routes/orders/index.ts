@@ -16,6 +16,7 @@ import {
   ifMatchVersions,
   IfMatchHeadersSchema,
   problems,
+  success,
 } from '../../http.ts';
 import { HttpProblem } from '../../problems.ts';
 import { traceparentOf } from '../../plugins/request-context.ts';
@@ -52,7 +53,13 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
           'Idempotent-Replayed: true); the same key with another body is refused with 422.',
         headers: IdempotencyHeadersSchema,
         body: PlaceOrderBodySchema,
-        response: { 202: OrderSchema, ...problems(...COMMON_PROBLEMS, 409, 413, 415, 422) },
+        response: {
+          202: success(
+            OrderSchema,
+            'Accepted: the new order (Location: its URL, ETag: its version; Idempotent-Replayed: true on a replay)',
+          ),
+          ...problems(...COMMON_PROBLEMS, 409, 413, 415, 422),
+        },
       },
     },
     async (request, reply) => {
@@ -121,7 +128,10 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
         tags: ['orders'],
         summary: 'Read an order',
         params: OrderIdParamsSchema,
-        response: { 200: OrderSchema, ...problems(...COMMON_PROBLEMS, 404) },
+        response: {
+          200: success(OrderSchema, 'The order (ETag: its version)'),
+          ...problems(...COMMON_PROBLEMS, 404),
+        },
       },
     },
     async (request, reply) => {
@@ -139,7 +149,10 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
         tags: ['orders'],
         summary: 'List orders, newest first',
         querystring: ListOrdersQuerySchema,
-        response: { 200: OrderPageSchema, ...problems(...COMMON_PROBLEMS) },
+        response: {
+          200: success(OrderPageSchema, 'A page of orders, newest first'),
+          ...problems(...COMMON_PROBLEMS),
+        },
       },
     },
     async (request) => {
@@ -173,7 +186,10 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
         summary: "An order's full history",
         description: 'Every event of the order in sequence order, with its CloudEvents envelope (audit).',
         params: OrderIdParamsSchema,
-        response: { 200: OrderHistorySchema, ...problems(...COMMON_PROBLEMS, 404) },
+        response: {
+          200: success(OrderHistorySchema, 'Every event of the order, in sequence order'),
+          ...problems(...COMMON_PROBLEMS, 404),
+        },
       },
     },
     async (request) => {
