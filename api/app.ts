@@ -12,6 +12,7 @@ import Fastify, {
 } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '#shared/logging/index.ts';
+import type { Publisher } from '#shared/messaging/publisher.ts';
 import { createUuidV7 } from '#shared/orders/ids.ts';
 import type { Pool } from '#shared/store/pool.ts';
 import { auth } from './plugins/auth.ts';
@@ -25,9 +26,11 @@ import {
   type RelayHandle,
 } from './plugins/services.ts';
 import { catalogueRoutes } from './routes/catalogue/index.ts';
+import { deadLetterRoutes } from './routes/dead-letters/index.ts';
 import { healthRoutes } from './routes/health/index.ts';
 import { inventoryRoutes } from './routes/inventory/index.ts';
 import { ordersRoutes } from './routes/orders/index.ts';
+import { webhookRoutes, type WebhookSecrets } from './routes/webhooks/index.ts';
 
 export type { AppSettings, RelayHandle } from './plugins/services.ts';
 
@@ -38,6 +41,10 @@ export interface AppDeps {
   /** Order ids and event ids: UUIDv7. */
   newId?: () => string;
   settings?: Partial<AppSettings>;
+  /** Signing secrets of the provider webhooks; without them the webhook routes answer 503. */
+  webhookSecrets?: Partial<WebhookSecrets> | undefined;
+  /** Publishes dead-letter redrives (the relay's publisher); without it redrive answers 503. */
+  publisher?: Publisher | undefined;
 }
 
 const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
@@ -66,6 +73,8 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await app.register(ordersRoutes);
   await app.register(catalogueRoutes);
   await app.register(inventoryRoutes);
+  await app.register(webhookRoutes, { secrets: deps.webhookSecrets });
+  await app.register(deadLetterRoutes, { publisher: deps.publisher });
 };
 
 /**

@@ -17,6 +17,15 @@ import {
 const positiveInt = (fallback: number, max = 1_000_000_000) =>
   z.coerce.number().int().positive().max(max).default(fallback);
 
+const secretList = () =>
+  z
+    .string()
+    .transform((value) => value.split(',').map((secret) => secret.trim()))
+    .refine((secrets) => secrets.every((secret) => secret.length >= 16), {
+      message: 'expected secrets of at least 16 characters, comma-separated',
+    })
+    .optional();
+
 export const apiConfigSchema = databaseConfig.extend({
   ...loggingConfig.shape,
   PORT: port(8080),
@@ -41,6 +50,12 @@ export const apiConfigSchema = databaseConfig.extend({
   OUTBOX_STUCK_AFTER_MS: millis(60_000),
   /** Wake the relay on NOTIFY from writers in other processes (functions). */
   OUTBOX_LISTEN: flag(true),
+  /**
+   * Signing secrets of the provider webhooks, comma-separated while one is rotated (the old and the
+   * new). Unset: that provider's webhook route answers 503.
+   */
+  PAYMENT_WEBHOOK_SECRET: secretList(),
+  SHIPPING_WEBHOOK_SECRET: secretList(),
   /** SIGTERM to exit; Cloud Run allows 10 s. */
   SHUTDOWN_TIMEOUT_MS: millis(8_000),
 });

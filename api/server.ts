@@ -38,6 +38,11 @@ const app = await buildApp({
   pool,
   relay,
   logger,
+  publisher,
+  webhookSecrets: {
+    payment: config.PAYMENT_WEBHOOK_SECRET ?? [],
+    shipping: config.SHIPPING_WEBHOOK_SECRET ?? [],
+  },
   settings: {
     projectId: config.CONVEYOR_PROJECT_ID,
     bodyLimitBytes: config.API_BODY_LIMIT_BYTES,
