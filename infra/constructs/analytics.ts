@@ -1,6 +1,7 @@
 /**
- * BigQuery: the analytics dataset, the events table (schema in shared/analytics/events-schema.ts)
- * and one view per SQL file in shared/analytics/views/, read at synth time. View files name
+ * BigQuery: the analytics dataset, the events table (schema in shared/analytics/events-schema.ts),
+ * the dead_letters table (shared/analytics/dead-letters-schema.ts) and one view per SQL file in
+ * shared/analytics/views/, read at synth time. View files name
  * tables with `${project}` and `${dataset}` (see that folder's README); nothing else is expanded.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,6 +10,11 @@ import { Construct } from 'constructs';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset/index.js';
 import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table/index.js';
 import { BIGQUERY } from '#shared/contracts/catalogue.ts';
+import {
+  DEAD_LETTERS_TABLE_CLUSTERING,
+  DEAD_LETTERS_TABLE_PARTITIONING,
+  DEAD_LETTERS_TABLE_SCHEMA,
+} from '#shared/analytics/dead-letters-schema.ts';
 import {
   EVENTS_TABLE_CLUSTERING,
   EVENTS_TABLE_PARTITIONING,
@@ -70,6 +76,7 @@ export interface AnalyticsProps {
 export class Analytics extends Construct {
   readonly dataset: BigqueryDataset;
   readonly events: BigqueryTable;
+  readonly deadLetters: BigqueryTable;
   readonly views: Readonly<Record<string, BigqueryTable>>;
 
   constructor(scope: Construct, id: string, props: AnalyticsProps) {
@@ -91,6 +98,16 @@ export class Analytics extends Construct {
       schema: JSON.stringify(EVENTS_TABLE_SCHEMA),
       timePartitioning: { ...EVENTS_TABLE_PARTITIONING },
       clustering: [...EVENTS_TABLE_CLUSTERING],
+      deletionProtection: config.deletionProtection,
+    });
+
+    this.deadLetters = new BigqueryTable(this, 'dead-letters', {
+      datasetId: this.dataset.datasetId,
+      tableId: BIGQUERY.deadLettersTable,
+      description: 'One row per dead letter (insertId = dead_letter_id)',
+      schema: JSON.stringify(DEAD_LETTERS_TABLE_SCHEMA),
+      timePartitioning: { ...DEAD_LETTERS_TABLE_PARTITIONING },
+      clustering: [...DEAD_LETTERS_TABLE_CLUSTERING],
       deletionProtection: config.deletionProtection,
     });
 
@@ -118,7 +135,11 @@ export class Analytics extends Construct {
         // `%{` would start a Terraform template directive inside the JSON string.
         view: { query: view.query.replaceAll('%{', '%%{'), useLegacySql: false },
         deletionProtection: false,
-        dependsOn: [this.events, ...reads],
+        dependsOn: [
+          this.events,
+          ...(new RegExp(`\\b${BIGQUERY.deadLettersTable}\\b`).test(view.query) ? [this.deadLetters] : []),
+          ...reads,
+        ],
       }));
     };
     for (const view of definitions) create(view);

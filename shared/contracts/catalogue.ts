@@ -157,6 +157,8 @@ export function subscription(name: string): SubscriptionSpec {
 export const BIGQUERY = {
   dataset: 'analytics',
   eventsTable: 'events',
+  /** One row per dead letter, streamed by the dead-letter path (dead-letter rate per subscription). */
+  deadLettersTable: 'dead_letters',
 } as const;
 
 /** Project id of the local stack and tests. */

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { BIGQUERY } from '#shared/contracts/catalogue.ts';
+import { DEAD_LETTERS_TABLE_SCHEMA } from '#shared/analytics/dead-letters-schema.ts';
 import { EVENTS_TABLE_SCHEMA } from '#shared/analytics/events-schema.ts';
 import { ENVIRONMENT_NAMES } from '../../../infra/config.ts';
 import { App, TerraformStack } from 'cdktf';
@@ -59,6 +60,15 @@ for (const env of ENVIRONMENT_NAMES) {
           'attributes:JSON',
         ],
       );
+    });
+
+    it('creates the dead_letters table: day partitions on dead_lettered_at, clustered by subscription', () => {
+      const table = resource(tf, 'google_bigquery_table', BIGQUERY.deadLettersTable, 'table_id').attributes;
+      assert.equal(table.dataset_id, ref(dataset, 'dataset_id'));
+      assert.deepEqual(JSON.parse(table.schema as string), DEAD_LETTERS_TABLE_SCHEMA);
+      assert.deepEqual(table.time_partitioning, { type: 'DAY', field: 'dead_lettered_at' });
+      assert.deepEqual(table.clustering, ['subscription']);
+      assert.equal(table.deletion_protection, config.deletionProtection);
     });
 
     it('creates one view per SQL file, placeholders expanded, after the views it reads', () => {
