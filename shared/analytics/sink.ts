@@ -155,19 +155,25 @@ function requests(indices: number[], sizes: number[], maxRows: number, maxBytes:
 function describeRowErrors(errors: NonNullable<InsertError['errors']>): string {
   const described = errors
     .filter((error) => error.reason !== 'stopped' || errors.length === 1)
-    .map((error) =>
-      [error.reason, error.location ? `at ${error.location}` : '', error.message ? `: ${error.message}` : '']
-        .filter(Boolean)
-        .join(' '),
+    .map(
+      (error) =>
+        `${error.reason ?? 'error'}${error.location ? ` at ${error.location}` : ''}${error.message ? `: ${error.message}` : ''}`,
     );
   return described.join('; ') || 'not inserted';
 }
 
 /** The HTTP status (when BigQuery answered) and message of a failed request. */
 function describeRequestError(error: unknown): { status: number | undefined; message: string } {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const { code, message, errors } = (error ?? {}) as { code?: unknown; message?: unknown; errors?: unknown };
+  // The client's ApiError lists BigQuery's own messages in `errors`; its `message` may only summarise.
+  const detail = Array.isArray(errors)
+    ? errors
+        .map((item) => (item as { message?: unknown }).message)
+        .filter((text): text is string => typeof text === 'string' && text.length > 0)
+        .join('; ')
+    : '';
   return {
     status: typeof code === 'number' ? code : undefined,
-    message: `insertAll failed${typeof code === 'number' ? ` (${code})` : ''}: ${typeof message === 'string' ? message : String(error)}`,
+    message: `insertAll failed${typeof code === 'number' ? ` (${code})` : ''}: ${detail || (typeof message === 'string' ? message : String(error))}`,
   };
 }
