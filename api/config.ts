@@ -50,6 +50,11 @@ export const apiConfigSchema = databaseConfig.extend({
   OUTBOX_STUCK_AFTER_MS: millis(60_000),
   /** Wake the relay on NOTIFY from writers in other processes (functions). */
   OUTBOX_LISTEN: flag(true),
+  /** Under load, how long the relay waits to gather more rows into a cycle (0: never). */
+  OUTBOX_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(4),
+  /** Group commit of new orders: statements in flight at once, and orders per statement. */
+  ORDER_BATCH_CONCURRENCY: positiveInt(4, 64),
+  ORDER_BATCH_MAX: positiveInt(100, 1_000),
   /**
    * Signing secrets of the provider webhooks, comma-separated while one is rotated (the old and the
    * new). Unset: that provider's webhook route answers 503.

@@ -32,6 +32,7 @@ const relay = createOutboxRelay({
   logger,
   batchSize: config.OUTBOX_BATCH_SIZE,
   sweepIntervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
+  lingerMs: config.OUTBOX_LINGER_MS,
   listen: config.OUTBOX_LISTEN ? { connectionString: config.DATABASE_URL } : undefined,
 });
 const app = await buildApp({
@@ -50,6 +51,8 @@ const app = await buildApp({
     apiKeyCacheTtlMs: config.API_KEY_CACHE_TTL_MS,
     idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
     outboxStuckAfterMs: config.OUTBOX_STUCK_AFTER_MS,
+    orderBatchConcurrency: config.ORDER_BATCH_CONCURRENCY,
+    orderBatchMax: config.ORDER_BATCH_MAX,
   },
 });
 

@@ -23,6 +23,9 @@ export interface AppSettings {
   apiKeyCacheTtlMs: number;
   idempotencyTtlSeconds: number;
   outboxStuckAfterMs: number;
+  /** Group commit of new orders: statements in flight, orders per statement. */
+  orderBatchConcurrency: number;
+  orderBatchMax: number;
 }
 
 export const DEFAULT_SETTINGS: AppSettings = {
@@ -32,6 +35,8 @@ export const DEFAULT_SETTINGS: AppSettings = {
   apiKeyCacheTtlMs: 30_000,
   idempotencyTtlSeconds: 24 * 3600,
   outboxStuckAfterMs: 60_000,
+  orderBatchConcurrency: 4,
+  orderBatchMax: 100,
 };
 
 export interface Services {
@@ -66,5 +71,9 @@ export function decorateServices(
     // The relay publishes in-process right after the commit; NOTIFY stays off (see AppendOptions).
     onAppended: (events) => deps.relay.trigger(events.length),
   };
-  app.decorate('services', { ...deps, commands, placer: createOrderPlacer(commands) });
+  const placer = createOrderPlacer(commands, {
+    maxConcurrentBatches: deps.settings.orderBatchConcurrency,
+    maxBatchSize: deps.settings.orderBatchMax,
+  });
+  app.decorate('services', { ...deps, commands, placer });
 }

@@ -8,6 +8,7 @@
  *
  *   BENCH_DURATION_S=10 (per round)  BENCH_ROUNDS=3  BENCH_WARMUP_S=3  BENCH_CONNECTIONS=50
  *   BENCH_PG_POOL_MAX=20  BENCH_API_NODE_FLAGS (extra node flags for the API process)
+ *   The API's own tuning variables (ORDER_BATCH_CONCURRENCY, OUTBOX_LINGER_MS, ...) pass through.
  *   BENCH_PG_DURABLE=1 (fsync and synchronous commit on; default off, like the local stack)
  *   DATABASE_URL (use that server instead of an embedded one)
  *   BENCH_PROFILE=1 (write CPU profiles of the API and bare server to .tmp/bench/profiles)
