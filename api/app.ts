@@ -110,8 +110,9 @@ export async function buildApp(deps: AppDeps & { logger: Logger }): Promise<Fast
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: () => newId(),
-    // Cloud Run's front end terminates TLS and forwards; req.ip is the client (rate limits by IP).
-    trustProxy: true,
+    // Cloud Run's front end terminates TLS and appends the client's address to X-Forwarded-For:
+    // trust that one hop (req.ip, used to rate-limit requests without a key), not what clients send.
+    trustProxy: (_address: string, hop: number) => hop < 1,
     return503OnClosing: true,
     // Errors before routing (a URL that is not valid percent-encoding) bypass the error handler.
     frameworkErrors: (error, request, reply) => void sendProblem(request, reply, error),

@@ -88,6 +88,9 @@ const NOTHING: CycleResult = { keys: 0, published: 0, failed: 0, contended: 0 };
 /** When keys were held by another relay, look again this soon (it may leave new rows behind). */
 const CONTENDED_RETRY_MS = 50;
 const MAX_CYCLES_PER_SWEEP = 1_000;
+const PURGE_INTERVAL_MS = 10_000;
+const PURGE_BATCH = 5_000;
+const PURGE_BUDGET_MS = 2_000;
 /** A cycle that ended less than this long ago means the relay is under load: linger. */
 const BUSY_WINDOW_MS = 20;
 
@@ -252,13 +255,20 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   async function sweep(): Promise<CycleResult> {
     const result = await exclusive(() => drain());
-    if (retainPublishedMs > 0 && Date.now() - lastPurge > 60_000) {
+    if (retainPublishedMs > 0 && Date.now() - lastPurge > PURGE_INTERVAL_MS) {
       lastPurge = Date.now();
-      await purgePublishedOutbox(pool, retainPublishedMs).catch((error: unknown) =>
-        report(error, 'purging published outbox rows failed'),
-      );
+      await purge().catch((error: unknown) => report(error, 'purging published outbox rows failed'));
     }
     return result;
+  }
+
+  /** Deletes old published rows in batches, for a bounded time, so the table keeps pace with the load. */
+  async function purge(): Promise<void> {
+    const until = Date.now() + PURGE_BUDGET_MS;
+    while (Date.now() < until && !stopped) {
+      const deleted = await purgePublishedOutbox(pool, retainPublishedMs, PURGE_BATCH);
+      if (deleted < PURGE_BATCH) return;
+    }
   }
 
   function report(error: unknown, message: string): void {
