@@ -152,7 +152,12 @@ export const DEPLOYABLES: Readonly<Record<DeployableName, DeployableSpec>> = {
   timeouts: fn(
     FUNCTION.timeouts,
     'Conveyor timeouts: approval deadlines and the outbox sweep',
-    functionDatabase,
+    {
+      ...functionDatabase,
+      // Refunds charges (cancels parcels) that a cancelled order never recorded.
+      PAYMENT_PROVIDER_URL: plain((c) => c.providers.paymentUrl),
+      SHIPPING_PROVIDER_URL: plain((c) => c.providers.shippingUrl),
+    },
     { publishes: [TOPIC.orderEvents] },
   ),
 };
