@@ -138,6 +138,8 @@ export interface ApiAnswer {
 export interface StackFaults {
   /** Provider calls of this order (all, or one step) fail permanently, until cured. */
   poison(orderId: string, step?: ProviderStep): void;
+  /** Poisons `step` of the next order that reaches it; resolves with that order's id. */
+  poisonNext(step: ProviderStep): Promise<string>;
   cure(orderId: string): void;
   /**
    * The next charge of this order takes effect at the provider, then the saga fails as if it
@@ -583,6 +585,7 @@ function createFaults(): StackFaults & {
 } {
   const poisoned = new Map<string, ProviderStep | 'all'>();
   const crashes = new Set<string>();
+  const next = new Map<ProviderStep, (orderId: string) => void>();
   return {
     duplicatePublishRate: 0,
     crashes,
@@ -592,10 +595,19 @@ function createFaults(): StackFaults & {
     cure(orderId) {
       poisoned.delete(orderId);
     },
+    poisonNext(step) {
+      return new Promise((resolve) => next.set(step, resolve));
+    },
     crashAfterCharge(orderId) {
       crashes.add(orderId);
     },
     check(orderId, step) {
+      const claim = next.get(step);
+      if (claim) {
+        next.delete(step);
+        poisoned.set(orderId, step);
+        claim(orderId);
+      }
       const poison = poisoned.get(orderId);
       if (poison === 'all' || poison === step) {
         throw new ProviderError(
