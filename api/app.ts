@@ -30,6 +30,7 @@ import { deadLetterRoutes } from './routes/dead-letters/index.ts';
 import { healthRoutes } from './routes/health/index.ts';
 import { inventoryRoutes } from './routes/inventory/index.ts';
 import { ordersRoutes } from './routes/orders/index.ts';
+import { replayRoutes } from './routes/replays/index.ts';
 import { webhookRoutes, type WebhookSecrets } from './routes/webhooks/index.ts';
 
 export type { AppSettings, RelayHandle } from './plugins/services.ts';
@@ -75,6 +76,7 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await app.register(inventoryRoutes);
   await app.register(webhookRoutes, { secrets: deps.webhookSecrets });
   await app.register(deadLetterRoutes, { publisher: deps.publisher });
+  await app.register(replayRoutes, { publisher: deps.publisher });
 };
 
 /**
