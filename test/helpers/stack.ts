@@ -376,6 +376,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     const onAppended = plumbing.onAppended;
 
+    const tickRelay = createOutboxRelay({ pool, publisher, logger, sweepIntervalMs: 0 });
+    cleanups.push(() => tickRelay.stop({ flushTimeoutMs: 100 }));
     const sagaConfig = createSagaConfig({
       approvalThresholdMinor: 100_000,
       approvalEscalateAfterMs: 60 * 60_000,
@@ -419,7 +421,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
               pool,
               payment: paymentProvider,
               shipping: shippingProvider,
-              sweepOutbox: () => relay.sweep(),
+              // Its own relay, as deployed: the tick's sweep works with no API running.
+              sweepOutbox: () => tickRelay.sweep(),
               publisher,
               onAppended,
               push: plumbing.push(FUNCTION.timeouts),
@@ -570,8 +573,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       stop: () => (stopping ??= stopAll()),
     };
-    // Stop pushing before the function servers close, and those before the database goes.
-    cleanups.push(() => emulator.stop());
+    // On stop: relays flush while Pub/Sub is still there; then pushing stops before the function
+    // servers close, and those before the database goes.
+    cleanups.push(async () => {
+      await relay.stop({ flushTimeoutMs: 500 });
+      await tickRelay.stop({ flushTimeoutMs: 100 });
+      await emulator.stop();
+    });
     return stack;
   } catch (error) {
     await stopAll();
