@@ -80,60 +80,78 @@ export async function reserveStock(
 /**
  * Gives the order's units back to `available`: reserved ones, and shipped ones too (a shipment that
  * failed after dispatch comes back to the warehouse). Returns what the reservation was before;
- * undefined when the order held nothing.
+ * undefined when the order held nothing to give back.
  */
 export async function releaseStock(
   client: Queryable,
   orderId: string,
 ): Promise<ReservationStatus | undefined> {
-  const { rows } = await client.query<{ before: ReservationStatus }>({
+  const held = await lockReservation(client, orderId, ['reserved', 'shipped']);
+  if (!held) return undefined;
+  await lockStock(client, held.lines);
+  await client.query({
     name: 'conveyor.reservations.release',
-    text: `WITH r AS (
-             SELECT order_id, lines, status FROM inventory_reservations
-              WHERE order_id = $1 AND status IN ('reserved', 'shipped') FOR UPDATE
-           ),
-           l AS (SELECT r.status, x.sku, x.quantity
-                   FROM r, jsonb_to_recordset(r.lines) AS x(sku text, quantity int)),
+    text: `WITH l AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS l(sku text, quantity int)),
            moved AS (
              UPDATE inventory i
                 SET available = i.available + l.quantity,
-                    reserved = i.reserved - CASE WHEN l.status = 'reserved' THEN l.quantity ELSE 0 END,
-                    shipped = i.shipped - CASE WHEN l.status = 'shipped' THEN l.quantity ELSE 0 END,
+                    reserved = i.reserved - CASE WHEN $3 = 'reserved' THEN l.quantity ELSE 0 END,
+                    shipped = i.shipped - CASE WHEN $3 = 'shipped' THEN l.quantity ELSE 0 END,
                     updated_at = now()
                FROM l WHERE i.sku = l.sku
              RETURNING 1
-           ),
-           marked AS (
-             UPDATE inventory_reservations SET status = 'released', updated_at = now()
-              WHERE order_id IN (SELECT order_id FROM r)
-             RETURNING 1
            )
-           SELECT status AS before FROM r`,
-    values: [orderId],
+           UPDATE inventory_reservations SET status = 'released', updated_at = now() WHERE order_id = $1`,
+    values: [orderId, JSON.stringify(held.lines), held.status],
   });
-  return rows[0]?.before;
+  return held.status;
 }
 
 /** Moves the order's reserved units to shipped (the parcel left the warehouse); once. */
 export async function shipStock(client: Queryable, orderId: string): Promise<boolean> {
-  const { rows } = await client.query<{ shipped: boolean }>({
+  const held = await lockReservation(client, orderId, ['reserved']);
+  if (!held) return false;
+  await lockStock(client, held.lines);
+  await client.query({
     name: 'conveyor.reservations.ship',
-    text: `WITH r AS (
-             UPDATE inventory_reservations SET status = 'shipped', updated_at = now()
-              WHERE order_id = $1 AND status = 'reserved'
-             RETURNING lines
-           ),
-           l AS (SELECT x.sku, x.quantity FROM r, jsonb_to_recordset(r.lines) AS x(sku text, quantity int)),
+    text: `WITH l AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS l(sku text, quantity int)),
            moved AS (
              UPDATE inventory i SET reserved = i.reserved - l.quantity, shipped = i.shipped + l.quantity,
                                     updated_at = now()
                FROM l WHERE i.sku = l.sku
              RETURNING 1
            )
-           SELECT EXISTS (SELECT 1 FROM r) AS shipped`,
-    values: [orderId],
+           UPDATE inventory_reservations SET status = 'shipped', updated_at = now() WHERE order_id = $1`,
+    values: [orderId, JSON.stringify(held.lines)],
   });
-  return rows[0]?.shipped === true;
+  return true;
+}
+
+/** The order's reservation if it is in one of `statuses`, locked for this transaction. */
+async function lockReservation(
+  client: Queryable,
+  orderId: string,
+  statuses: readonly ReservationStatus[],
+): Promise<{ status: ReservationStatus; lines: RequestedLine[] } | undefined> {
+  const { rows } = await client.query<{ status: ReservationStatus; lines: RequestedLine[] }>({
+    name: 'conveyor.reservations.lock-one',
+    text: `SELECT status, lines FROM inventory_reservations
+            WHERE order_id = $1 AND status = ANY($2::text[]) FOR UPDATE`,
+    values: [orderId, statuses],
+  });
+  return rows[0];
+}
+
+/**
+ * Locks the stock rows of `lines` in SKU order. Every change of stock takes its rows this way
+ * first, so two transactions never hold one SKU each while waiting for the other's (a deadlock).
+ */
+async function lockStock(client: Queryable, lines: readonly RequestedLine[]): Promise<void> {
+  await client.query({
+    name: 'conveyor.reservations.lock-stock',
+    text: 'SELECT 1 FROM inventory WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE',
+    values: [lines.map((line) => line.sku)],
+  });
 }
 
 export async function reservationOf(
