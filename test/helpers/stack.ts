@@ -108,7 +108,7 @@ export interface StackOptions {
   /** Saga steps in flight at once. Default 8. */
   sagaConcurrency?: number;
   notifier?: { subscribers: Subscriber[]; events?: readonly string[] };
-  /** Share of the messages the relay publishes a second time (duplicate publishes). Default 0. */
+  /** Share of order events the relay publishes a second time (duplicate publishes). Default 0. */
   duplicatePublishRate?: number;
   /** Randomness of injected duplicates. */
   random?: () => number;
@@ -146,8 +146,10 @@ export interface StackFaults {
    * crashed before committing (nothing recorded, the message comes back).
    */
   crashAfterCharge(orderId: string): void;
-  /** Share of relay publishes doubled from now on. */
+  /** Share of order events the relay publishes twice, from now on. */
   duplicatePublishRate: number;
+  /** Order events published a second time so far. */
+  duplicatesPublished: number;
 }
 
 export type ProviderStep = 'charge' | 'refund' | 'shipment' | 'cancel-shipment';
@@ -265,10 +267,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const publisher: Publisher = {
       async publish(topic, messages) {
         const outcomes = await basePublisher.publish(topic, messages);
-        const doubled = messages.filter(
-          (_, index) => outcomes[index]?.messageId && random() < faults.duplicatePublishRate,
-        );
-        if (doubled.length > 0) await basePublisher.publish(topic, doubled);
+        const doubled =
+          topic === TOPIC.orderEvents
+            ? messages.filter(
+                (_, index) => outcomes[index]?.messageId && random() < faults.duplicatePublishRate,
+              )
+            : [];
+        if (doubled.length > 0) {
+          const again = await basePublisher.publish(topic, doubled);
+          faults.duplicatesPublished += again.filter((outcome) => outcome.messageId).length;
+        }
         return outcomes;
       },
       close: () => basePublisher.close(),
@@ -596,6 +604,7 @@ function createFaults(): StackFaults & {
   const next = new Map<ProviderStep, (orderId: string) => void>();
   return {
     duplicatePublishRate: 0,
+    duplicatesPublished: 0,
     crashes,
     poison(orderId, step) {
       poisoned.set(orderId, step ?? 'all');

@@ -84,6 +84,35 @@ describe('saga: each order ends where it should, each compensation done once', (
     }
   });
 
+  it('concurrent orders for the last units: exactly the stock is sold, all or nothing per order', async () => {
+    const last = await stack.addProduct({ stock: 5 });
+    const other = await stack.addProduct({ stock: 100 });
+    const orders = await Promise.all(
+      Array.from({ length: 16 }, () =>
+        stack.placeOrder([
+          { sku: other, quantity: 1 },
+          { sku: last, quantity: 1 },
+        ]),
+      ),
+    );
+    const states = await Promise.all(
+      orders.map((orderId) => stack.waitForOrder(orderId, ['completed', 'cancelled'])),
+    );
+    assert.equal(states.filter((state) => state.status === 'completed').length, 5);
+    assert.ok(
+      states
+        .filter((state) => state.status === 'cancelled')
+        .every((state) => state.cancellation?.reasonCode === 'out_of_stock'),
+    );
+    const [lastStock, otherStock] = [await stack.stockOf(last), await stack.stockOf(other)];
+    assert.deepEqual([lastStock.available, lastStock.reserved, lastStock.shipped], [0, 0, 5]);
+    assert.deepEqual(
+      [otherStock.available, otherStock.reserved, otherStock.shipped],
+      [95, 0, 5],
+      'none held back',
+    );
+  });
+
   it('declined: the reservation is released once, nothing refunded, cancelled', async () => {
     const sku = await stack.addProduct({ stock: 3 });
     stack.payment.configure({ declineRate: 1 });
