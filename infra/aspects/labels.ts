@@ -2,7 +2,9 @@
  * Labels every labelable resource with app=conveyor, env=<environment> and component=<part>
  * (from the construct tree, see constructs/component.ts), so cost reports and log queries can be
  * cut by environment and component. A resource is labelable when its provider schema has a
- * `labels` argument; Cloud SQL calls its labels `settings.user_labels`.
+ * `labels` argument; Cloud SQL calls its labels `settings.user_labels`, and Cloud Monitoring's
+ * resources `user_labels`: there `labels` means something else (a notification channel's
+ * settings, such as its email address; a metric descriptor's label keys) and is left alone.
  */
 import { TerraformResource } from 'cdktf';
 import type { IAspect } from 'cdktf';
@@ -19,10 +21,33 @@ interface Labelable {
   labels: Labels;
   readonly labelsInput: Labels | undefined;
 }
+interface UserLabelable {
+  userLabels: Labels;
+  readonly userLabelsInput: Labels | undefined;
+}
 
-/** True when the resource's schema has a `labels` argument. */
+/** Resources whose `labels` argument is not their resource labels. */
+export const LABELS_ARE_NOT_RESOURCE_LABELS: readonly string[] = [
+  'google_monitoring_notification_channel',
+  'google_monitoring_metric_descriptor',
+];
+
+/** True when the resource's schema has a `labels` argument holding its resource labels. */
 export function isLabelable(node: unknown): node is TerraformResource & Labelable {
-  return TerraformResource.isTerraformResource(node) && 'labelsInput' in node;
+  return (
+    TerraformResource.isTerraformResource(node) &&
+    'labelsInput' in node &&
+    !LABELS_ARE_NOT_RESOURCE_LABELS.includes(node.terraformResourceType)
+  );
+}
+
+/** Cloud Monitoring resources (alert policies, channels, services, SLOs) take `user_labels`. */
+export function isUserLabelable(node: unknown): node is TerraformResource & UserLabelable {
+  return (
+    TerraformResource.isTerraformResource(node) &&
+    node.terraformResourceType.startsWith('google_monitoring_') &&
+    'userLabelsInput' in node
+  );
 }
 
 const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
@@ -41,6 +66,8 @@ export class LabelsAspect implements IAspect {
       node.settings.userLabels = this.labelsFor(node, node.settings.userLabelsInput);
     } else if (isLabelable(node)) {
       node.labels = this.labelsFor(node, node.labelsInput);
+    } else if (isUserLabelable(node)) {
+      node.userLabels = this.labelsFor(node, node.userLabelsInput);
     }
   }
 
