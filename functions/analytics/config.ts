@@ -19,8 +19,11 @@ export const analyticsConfigSchema = loggingConfig.extend({
     .string()
     .regex(/^\w{1,1024}$/, 'expected a BigQuery dataset id')
     .default(BIGQUERY.dataset),
-  /** host:port of the BigQuery emulator; unset in production. */
-  BIGQUERY_EMULATOR_HOST: hostPort,
+  /**
+   * URL of the BigQuery emulator (http://127.0.0.1:9050); unset in production. Not
+   * BIGQUERY_EMULATOR_HOST, which the client library reads itself (see shared/analytics/client.ts).
+   */
+  BIGQUERY_API_ENDPOINT: z.url().optional(),
   /** host:port of the Pub/Sub emulator (dead letters are published there); unset in production. */
   PUBSUB_EMULATOR_HOST: hostPort,
   /** A JWKS file (the emulator's --jwks-out) to verify push OIDC tokens with; unset: not checked here. */

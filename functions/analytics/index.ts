@@ -28,7 +28,7 @@ const publisher = createPubSubPublisher({
 });
 const bigquery = createBigQueryClient({
   projectId: config.CONVEYOR_PROJECT_ID,
-  emulatorHost: config.BIGQUERY_EMULATOR_HOST,
+  apiEndpoint: config.BIGQUERY_API_ENDPOINT,
 });
 const handler = createAnalyticsHandler({
   sink: createBigQuerySink({

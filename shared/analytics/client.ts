@@ -1,14 +1,18 @@
 /**
  * The BigQuery client every Conveyor component builds: Application Default Credentials in Google
- * Cloud; against the local BigQuery emulator (BIGQUERY_EMULATOR_HOST=host:port) an auth client
- * that adds no headers, so that nothing looks for credentials or probes the metadata server.
+ * Cloud; against the local BigQuery emulator (BIGQUERY_API_ENDPOINT=http://host:port) an auth
+ * client that adds no headers, so that nothing looks for credentials or probes the metadata server.
+ *
+ * Not BIGQUERY_EMULATOR_HOST: @google-cloud/bigquery reads that variable itself, from
+ * process.env, and takes its value verbatim as the base URL of every request (ahead of any
+ * apiEndpoint), so it must stay unset in Conveyor's processes.
  */
 import { BigQuery, type BigQueryOptions } from '@google-cloud/bigquery';
 
 export interface BigQueryClientOptions {
   projectId: string;
-  /** host:port of the BigQuery emulator; unset in Google Cloud. */
-  emulatorHost?: string | undefined;
+  /** URL of the BigQuery emulator (http://127.0.0.1:9050); unset in Google Cloud. */
+  apiEndpoint?: string | undefined;
   /** Let the client retry 5xx and rate-limit answers itself (default true, as the library does). */
   autoRetry?: boolean;
 }
@@ -21,13 +25,6 @@ export function createBigQueryClient(options: BigQueryClientOptions): BigQuery {
   return new BigQuery({
     projectId: options.projectId,
     ...(options.autoRetry === false ? { autoRetry: false } : {}),
-    ...(options.emulatorHost
-      ? {
-          apiEndpoint: options.emulatorHost.includes('://')
-            ? options.emulatorHost
-            : `http://${options.emulatorHost}`,
-          authClient: NO_CREDENTIALS,
-        }
-      : {}),
+    ...(options.apiEndpoint ? { apiEndpoint: options.apiEndpoint, authClient: NO_CREDENTIALS } : {}),
   });
 }

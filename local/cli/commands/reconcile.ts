@@ -1,7 +1,7 @@
 /**
  * `conveyor reconcile --from … --to … [--repair]`: events per day and type in the event store
- * (DATABASE_URL) against BigQuery (CONVEYOR_PROJECT_ID, BIGQUERY_DATASET, BIGQUERY_EMULATOR_HOST
- * locally), counted by distinct event id. Reports the days where BigQuery misses events or holds
+ * (DATABASE_URL) against BigQuery (CONVEYOR_PROJECT_ID, BIGQUERY_DATASET, BIGQUERY_API_ENDPOINT
+ * for the emulator), counted by distinct event id. Reports the days where BigQuery misses events or holds
  * extra ones. With --repair, replays each day that misses events to analytics through the API
  * (CONVEYOR_API_URL, CONVEYOR_API_KEY), follows the replays, then checks again until the counts
  * agree or --verify-timeout passes. Exit 0 no gaps (or repaired), 1 gaps remain, 2 bad arguments,
@@ -64,22 +64,25 @@ export function register(program: Command, context: CliContext): void {
       });
       const bigquery = createBigQueryClient({
         projectId: env.CONVEYOR_PROJECT_ID ?? LOCAL_PROJECT_ID,
-        emulatorHost: env.BIGQUERY_EMULATOR_HOST,
+        apiEndpoint: env.BIGQUERY_API_ENDPOINT,
       });
       const dataset = options.dataset ?? env.BIGQUERY_DATASET ?? BIGQUERY.dataset;
-      const check = async (): Promise<ReconciliationReport> => {
+      const side = async <T>(name: string, work: Promise<T>): Promise<T> => {
         try {
-          const [stored, inBigQuery] = await Promise.all([
-            countStoredEvents(pool, range),
-            countBigQueryEvents(bigquery, dataset, range),
-          ]);
-          return reconcile(range, stored, inBigQuery);
+          return await work;
         } catch (error) {
           throw new CliError(
-            `reconcile: ${error instanceof Error ? error.message : String(error)}`,
+            `${name}: ${error instanceof Error ? error.message : String(error)}`,
             EXIT_CODE.unavailable,
           );
         }
+      };
+      const check = async (): Promise<ReconciliationReport> => {
+        const [stored, inBigQuery] = await Promise.all([
+          side('event store', countStoredEvents(pool, range)),
+          side('BigQuery', countBigQueryEvents(bigquery, dataset, range)),
+        ]);
+        return reconcile(range, stored, inBigQuery);
       };
       try {
         const report = await check();
