@@ -1,12 +1,13 @@
 /**
  * The per-environment settings of the infrastructure, one typed and validated object per stack.
- * Values that differ for every installation (project, region, state bucket) can be overridden
- * from the environment of `npm run synth` (see ENV_OVERRIDES); everything else is edited here.
+ * Values that differ for every installation (project, region, state bucket, alert emails) can be
+ * overridden from the environment of `npm run synth` (see ENV_OVERRIDES); everything else is edited here.
  *
  * One environment per Google Cloud project: topic, subscription and dataset names come from the
  * catalogue unprefixed (the code publishes by those names), so two environments cannot share one.
  */
 import { z } from 'zod';
+import { METRICS } from '#shared/telemetry/metrics-catalogue.ts';
 import { functionsWithDatabase } from './deployables.ts';
 
 export const ENVIRONMENT_NAMES = ['dev', 'prod'] as const;
@@ -84,8 +85,38 @@ export const EnvironmentConfigSchema = z
     /** Orders above this total (minor units) wait for an operator's approval. */
     approvalThresholdMinor: z.number().int().min(0),
     bigquery: z.object({ location: z.string().min(2) }),
-    /** Placeholder: where alerts will go once alert policies are provisioned (not yet). */
-    alerting: z.object({ notificationEmails: z.array(z.email()) }),
+    /** Alert policies (constructs/monitoring.ts): who is told, and when they fire. */
+    alerts: z.object({
+      /** One email notification channel each; none: the policies still open incidents in the console. */
+      emails: z.array(z.email()),
+      /** A live subscription's oldest unacknowledged message older than this (s), for 5 minutes. */
+      consumerLagSeconds: z.number().int().min(60),
+      /** More dead letters stored than this within 10 minutes. */
+      deadLettersPerTenMinutes: z.number().int().min(0),
+      /** More open dead letters than this at one subscription, for 30 minutes. */
+      deadLettersOpen: z.number().int().min(0),
+      /** The oldest unpublished outbox row older than this (s), for 3 minutes (the API's readiness gives up at 60 s). */
+      outboxAgeSeconds: z.number().int().min(10),
+      /** More than this share of the API's responses are 5xx, over 5 minutes. */
+      apiErrorRatio: z.number().gt(0).lt(1),
+    }),
+    /**
+     * The end-to-end objective (DESIGN.md: p99 < 1 s): `goal` of the orders completed within
+     * `thresholdSeconds` of being accepted, over `rollingDays`; alerts when the error budget burns
+     * faster than `burnRate` over `lookbackMinutes`.
+     */
+    latencyObjective: z.object({
+      goal: z.number().gt(0).lt(1),
+      thresholdSeconds: z
+        .number()
+        .refine((value) => (METRICS.orderDuration.buckets as readonly number[]).includes(value), {
+          message: `must be a bucket bound of ${METRICS.orderDuration.name} (${METRICS.orderDuration.buckets.join(', ')})`,
+        }),
+      rollingDays: z.number().int().min(1).max(30),
+      burnRateAlerts: z
+        .array(z.object({ lookbackMinutes: z.number().int().min(5).max(1_440), burnRate: z.number().gt(1) }))
+        .min(1),
+    }),
   })
   .superRefine((config, context) => {
     // Cloud SQL editions: Enterprise keeps at most 7 days of logs for point-in-time recovery, and
@@ -120,6 +151,21 @@ export const EnvironmentConfigSchema = z
   });
 export type EnvironmentConfig = z.infer<typeof EnvironmentConfigSchema>;
 
+/**
+ * 99 % of orders completed within 1 s, over 28 days (four whole weeks, so weekdays weigh the same
+ * in every window). Burn-rate alerts as in Google's SRE workbook: 2 % of the budget in an hour
+ * (14.4×) pages; 5 % in six hours (6×) too, more slowly.
+ */
+const LATENCY_OBJECTIVE = {
+  goal: 0.99,
+  thresholdSeconds: 1,
+  rollingDays: 28,
+  burnRateAlerts: [
+    { lookbackMinutes: 60, burnRate: 14.4 },
+    { lookbackMinutes: 360, burnRate: 6 },
+  ],
+};
+
 const DEFAULTS: Record<EnvironmentName, z.input<typeof EnvironmentConfigSchema>> = {
   dev: {
     name: 'dev',
@@ -151,7 +197,15 @@ const DEFAULTS: Record<EnvironmentName, z.input<typeof EnvironmentConfigSchema>>
     },
     approvalThresholdMinor: 100_000,
     bigquery: { location: 'EU' },
-    alerting: { notificationEmails: [] },
+    alerts: {
+      emails: [],
+      consumerLagSeconds: 600,
+      deadLettersPerTenMinutes: 0,
+      deadLettersOpen: 0,
+      outboxAgeSeconds: 120,
+      apiErrorRatio: 0.05,
+    },
+    latencyObjective: LATENCY_OBJECTIVE,
   },
   prod: {
     name: 'prod',
@@ -180,7 +234,15 @@ const DEFAULTS: Record<EnvironmentName, z.input<typeof EnvironmentConfigSchema>>
     providers: { paymentUrl: 'https://payments.example.com', shippingUrl: 'https://shipping.example.com' },
     approvalThresholdMinor: 100_000,
     bigquery: { location: 'EU' },
-    alerting: { notificationEmails: [] },
+    alerts: {
+      emails: [],
+      consumerLagSeconds: 600,
+      deadLettersPerTenMinutes: 0,
+      deadLettersOpen: 0,
+      outboxAgeSeconds: 120,
+      apiErrorRatio: 0.02,
+    },
+    latencyObjective: LATENCY_OBJECTIVE,
   },
 };
 
@@ -193,6 +255,8 @@ export const ENV_OVERRIDES = {
   projectId: 'PROJECT_ID',
   region: 'REGION',
   stateBucket: 'STATE_BUCKET',
+  /** Comma-separated: alerts.emails. */
+  alertEmails: 'ALERT_EMAILS',
 } as const;
 
 export function overrideVariable(environment: EnvironmentName, key: keyof typeof ENV_OVERRIDES): string {
@@ -216,6 +280,16 @@ export function loadEnvironments(
       ...(env[overrideVariable(name, 'region')] ? { region: env[overrideVariable(name, 'region')] } : {}),
       ...(env[overrideVariable(name, 'stateBucket')]
         ? { stateBucket: env[overrideVariable(name, 'stateBucket')] }
+        : {}),
+      ...(env[overrideVariable(name, 'alertEmails')]
+        ? {
+            alerts: {
+              ...DEFAULTS[name].alerts,
+              emails: env[overrideVariable(name, 'alertEmails')]!.split(',')
+                .map((email) => email.trim())
+                .filter(Boolean),
+            },
+          }
         : {}),
     };
     const result = EnvironmentConfigSchema.safeParse(input);

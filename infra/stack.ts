@@ -13,9 +13,10 @@ import { PolicyAspect } from './aspects/policy.ts';
 import type { EnvironmentConfig, EnvironmentName } from './config.ts';
 import { Analytics } from './constructs/analytics.ts';
 import { ArtifactStore } from './constructs/artifact-store.ts';
-import { Compute } from './constructs/compute.ts';
+import { API_SERVICE, Compute } from './constructs/compute.ts';
 import { Database } from './constructs/database.ts';
 import { Messaging } from './constructs/messaging.ts';
+import { Monitoring } from './constructs/monitoring.ts';
 import { Networking } from './constructs/networking.ts';
 import { RandomProvider } from './constructs/random-password.ts';
 import { Scheduler } from './constructs/scheduler.ts';
@@ -42,6 +43,7 @@ export class ConveyorStack extends TerraformStack {
   readonly compute: Compute;
   readonly messaging: Messaging;
   readonly scheduler: Scheduler;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, props: ConveyorStackProps) {
     const { config } = props;
@@ -94,6 +96,8 @@ export class ConveyorStack extends TerraformStack {
       ticks: this.messaging.topics[TOPIC.ticks],
       identity: this.security.scheduler,
     });
+
+    this.monitoring = new Monitoring(this, 'monitoring', { config, apiService: API_SERVICE.name });
 
     new TerraformOutput(this, 'api_url', { value: this.compute.api.uri, description: 'The public API' });
     new TerraformOutput(this, 'api_image', { value: this.compute.apiImage, description: 'Image to push' });
