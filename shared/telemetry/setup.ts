@@ -169,13 +169,14 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     },
   });
 
-  const registered = options.registerGlobals ?? true;
-  if (registered) {
-    contextApi.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(propagator);
-    if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
-    metricsApi.setGlobalMeterProvider(meterProvider);
-    if (logger) diag.setLogger(diagLogger(logger), DiagLogLevel.WARN);
+  // What this handle registered, so that shutdown unregisters that and nothing another set up.
+  const registered = { context: false, propagation: false, trace: false, metrics: false, diag: false };
+  if (options.registerGlobals ?? true) {
+    registered.context = contextApi.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    registered.propagation = propagation.setGlobalPropagator(propagator);
+    registered.trace = tracerProvider ? trace.setGlobalTracerProvider(tracerProvider) : false;
+    registered.metrics = metricsApi.setGlobalMeterProvider(meterProvider);
+    registered.diag = logger ? diag.setLogger(diagLogger(logger), DiagLogLevel.WARN) : false;
   }
 
   async function metricSources(): Promise<MetricSource[]> {
@@ -209,13 +210,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     shutdown() {
       stopped ??= (async () => {
         await Promise.allSettled([tracerProvider?.shutdown(), meterProvider.shutdown()]);
-        if (registered) {
-          trace.disable();
-          metricsApi.disable();
-          propagation.disable();
-          contextApi.disable();
-          diag.disable();
-        }
+        if (registered.trace) trace.disable();
+        if (registered.metrics) metricsApi.disable();
+        if (registered.propagation) propagation.disable();
+        if (registered.context) contextApi.disable();
+        if (registered.diag) diag.disable();
       })();
       return stopped;
     },
