@@ -68,6 +68,15 @@ export function currentTraceparent(ctx: Context = contextApi.active()): string |
   return spanContext && isSpanContextValid(spanContext) ? formatTraceparent(spanContext) : undefined;
 }
 
+/**
+ * Runs `work` outside any trace. For work a request or delivery only starts on behalf of many
+ * (waking the outbox relay): without it, the relay's cycle would inherit the triggering span and
+ * file its queries and sends under one unrelated request.
+ */
+export function outsideTrace<T>(work: () => T): T {
+  return contextApi.with(ROOT_CONTEXT, work);
+}
+
 /** A copy of `attributes` carrying the context's traceparent in `ce-traceparent` (unchanged outside a trace). */
 export function injectTraceparent(
   attributes: Readonly<Attributes>,

@@ -12,6 +12,7 @@ import {
   injectTraceparent,
   messageContext,
   messageSpanContext,
+  outsideTrace,
   parseTraceparent,
   spanLogFields,
 } from '#shared/telemetry/context.ts';
@@ -111,6 +112,18 @@ describe('trace context of the active span', () => {
       span.end();
     });
     assert.equal(currentTraceparent(), undefined);
+  });
+
+  it('is left behind by outsideTrace, for work started on behalf of many (the relay)', async () => {
+    await telemetry.tracer.startActiveSpan('request', async (span) => {
+      const later = outsideTrace(
+        () =>
+          new Promise<string | undefined>((resolve) => setTimeout(() => resolve(currentTraceparent()), 1)),
+      );
+      assert.equal(await later, undefined);
+      assert.equal(currentTraceparent(), formatTraceparent(span.spanContext()));
+      span.end();
+    });
   });
 
   it('goes out in HTTP headers', () => {
