@@ -146,6 +146,8 @@ export interface StackFaults {
    * crashed before committing (nothing recorded, the message comes back).
    */
   crashAfterCharge(orderId: string): void;
+  /** The provider refuses this order's refund (a failed compensation). */
+  refuseRefund(orderId: string): void;
   /** Share of order events the relay publishes twice, from now on. */
   duplicatePublishRate: number;
   /** Order events published a second time so far. */
@@ -598,14 +600,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 function createFaults(): StackFaults & {
   check(orderId: string, step: ProviderStep): void;
   crashes: Set<string>;
+  refusals: Set<string>;
 } {
   const poisoned = new Map<string, ProviderStep | 'all'>();
   const crashes = new Set<string>();
+  const refusals = new Set<string>();
   const next = new Map<ProviderStep, (orderId: string) => void>();
   return {
     duplicatePublishRate: 0,
     duplicatesPublished: 0,
     crashes,
+    refusals,
     poison(orderId, step) {
       poisoned.set(orderId, step ?? 'all');
     },
@@ -614,6 +619,9 @@ function createFaults(): StackFaults & {
     },
     poisonNext(step) {
       return new Promise((resolve) => next.set(step, resolve));
+    },
+    refuseRefund(orderId) {
+      refusals.add(orderId);
     },
     crashAfterCharge(orderId) {
       crashes.add(orderId);
@@ -654,7 +662,11 @@ function faultyPayment(inner: HttpPaymentProvider, faults: ReturnType<typeof cre
       return outcome;
     },
     refund(request) {
-      faults.check(orderOfKey(request.idempotencyKey), 'refund');
+      const orderId = orderOfKey(request.idempotencyKey);
+      faults.check(orderId, 'refund');
+      if (faults.refusals.has(orderId)) {
+        return Promise.resolve({ status: 'refused', reason: 'charge_not_refundable: injected refusal' });
+      }
       return inner.refund(request);
     },
   };

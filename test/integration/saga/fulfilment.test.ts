@@ -309,6 +309,42 @@ describe('saga: each order ends where it should, each compensation done once', (
     }
   });
 
+  it('a refused refund is recorded, never swallowed, and handed to an operator as a dead letter', async () => {
+    const sku = await stack.addProduct({ unitPriceMinor: 5_000, stock: 2 });
+    stack.shipping.configure({ webhookDelayMs: 60_000 });
+    try {
+      const orderId = await stack.placeOrder([{ sku, quantity: 1 }]);
+      stack.faults.refuseRefund(orderId);
+      await stack.waitForOrder(orderId, 'shipment_pending');
+      assert.equal((await stack.cancelOrder(orderId)).status, 202);
+      const order = await stack.waitForOrder(orderId, (state) => state.payment?.status === 'refund_failed');
+      assert.equal(order.status, 'cancelling', 'stopped where the refund failed; the reservation is kept');
+      const letter = await waitUntil(
+        async () => {
+          const { rows } = await stack.pool.query<{
+            event_type: string;
+            last_error: string;
+            attempts: number;
+          }>(
+            `SELECT event_type, last_error, attempts FROM dead_letters WHERE order_id = $1 AND status = 'open'`,
+            [orderId],
+          );
+          return rows[0];
+        },
+        { what: 'the dead letter for an operator' },
+      );
+      assert.equal(letter.event_type, EVENT_TYPE.paymentRefundFailed);
+      assert.match(
+        letter.last_error,
+        /needs an operator: refund of payment \S+ \(5000 EUR\) failed: charge_not_refundable/,
+      );
+      assert.equal(letter.attempts, 1);
+      assert.equal((await stack.stockOf(sku)).reserved, 1);
+    } finally {
+      stack.shipping.configure({ webhookDelayMs: 0 });
+    }
+  });
+
   it('history is never applied twice: one event per step, one processed record per event', async () => {
     const { rows } = await stack.pool.query<{ duplicates: number }>(
       `SELECT count(*)::int AS duplicates FROM (
