@@ -146,6 +146,8 @@ export interface StackFaults {
    * crashed before committing (nothing recorded, the message comes back).
    */
   crashAfterCharge(orderId: string): void;
+  /** The same after the shipment of this order was accepted by the carrier. */
+  crashAfterShipment(orderId: string): void;
   /** The provider refuses this order's refund (a failed compensation). */
   refuseRefund(orderId: string): void;
   /** Share of order events the relay publishes twice, from now on. */
@@ -600,16 +602,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 function createFaults(): StackFaults & {
   check(orderId: string, step: ProviderStep): void;
   crashes: Set<string>;
+  shipmentCrashes: Set<string>;
   refusals: Set<string>;
 } {
   const poisoned = new Map<string, ProviderStep | 'all'>();
   const crashes = new Set<string>();
+  const shipmentCrashes = new Set<string>();
   const refusals = new Set<string>();
   const next = new Map<ProviderStep, (orderId: string) => void>();
   return {
     duplicatePublishRate: 0,
     duplicatesPublished: 0,
     crashes,
+    shipmentCrashes,
     refusals,
     poison(orderId, step) {
       poisoned.set(orderId, step ?? 'all');
@@ -622,6 +627,9 @@ function createFaults(): StackFaults & {
     },
     refuseRefund(orderId) {
       refusals.add(orderId);
+    },
+    crashAfterShipment(orderId) {
+      shipmentCrashes.add(orderId);
     },
     crashAfterCharge(orderId) {
       crashes.add(orderId);
@@ -677,9 +685,13 @@ function faultyShipping(
   faults: ReturnType<typeof createFaults>,
 ): ShippingProvider {
   return {
-    createShipment(request) {
+    async createShipment(request) {
       faults.check(request.orderId, 'shipment');
-      return inner.createShipment(request);
+      const outcome = await inner.createShipment(request);
+      if (faults.shipmentCrashes.delete(request.orderId)) {
+        throw new Error(`injected crash after the shipment of order ${request.orderId} was accepted`);
+      }
+      return outcome;
     },
     cancelShipment(request) {
       faults.check(orderOfKey(request.idempotencyKey), 'cancel-shipment');

@@ -309,6 +309,54 @@ describe('saga: each order ends where it should, each compensation done once', (
     }
   });
 
+  it('a parcel accepted while the saga crashed, on an order cancelled meanwhile, goes to an operator once dispatched', async () => {
+    const sku = await stack.addProduct({ unitPriceMinor: 6_100, stock: 3 });
+    // The carrier reports the parcel only once it is dispatched, after the cancellation finished.
+    stack.shipping.configure({ webhookDelayMs: 2_000 });
+    try {
+      const orderId = await stack.placeOrder([{ sku, quantity: 1 }]);
+      stack.faults.crashAfterShipment(orderId);
+      await stack.waitForOrder(orderId, 'paid');
+      await waitUntil(() => shipmentsOf(orderId).shipments.length === 1, {
+        what: 'the parcel at the carrier',
+      });
+      assert.equal((await stack.cancelOrder(orderId)).status, 202);
+      const order = await stack.waitForOrder(orderId, 'cancelled');
+      assert.equal(order.shipment, undefined, 'the order never recorded the parcel');
+      assert.equal(order.refundedMinor, 6_100, 'the payment was refunded as usual');
+      await waitUntil(async () => (await unrecordedEffectsOf(stack.pool, orderId)).length === 1, {
+        timeoutMs: 20_000,
+        what: 'the unrecorded parcel',
+      });
+      await stack.tick();
+      const [effect] = await waitUntil(
+        async () => {
+          const effects = await unrecordedEffectsOf(stack.pool, orderId);
+          return effects[0]?.status === 'open' ? undefined : effects;
+        },
+        { what: 'the parcel to be dealt with' },
+      );
+      assert.equal(effect!.status, 'failed', 'dispatched: too late to cancel');
+      const letter = await waitUntil(
+        async () => {
+          const { rows } = await stack.pool.query<{ source_subscription: string; last_error: string }>(
+            `SELECT source_subscription, last_error FROM dead_letters WHERE order_id = $1`,
+            [orderId],
+          );
+          return rows[0];
+        },
+        { what: 'the dead letter for an operator' },
+      );
+      assert.equal(letter.source_subscription, 'timeouts');
+      assert.match(
+        letter.last_error,
+        /shipment \S+ of cancelled order .* cannot be cancelled: already_dispatched/,
+      );
+    } finally {
+      stack.shipping.configure({ webhookDelayMs: 0 });
+    }
+  });
+
   it('a refused refund is recorded, never swallowed, and handed to an operator as a dead letter', async () => {
     const sku = await stack.addProduct({ unitPriceMinor: 5_000, stock: 2 });
     stack.shipping.configure({ webhookDelayMs: 60_000 });
