@@ -34,8 +34,8 @@ export const analyticsConfigSchema = loggingConfig.extend({
   PUSH_AUTH_SERVICE_ACCOUNT: z.email().optional(),
   /** A batch goes to insertAll when it holds this many rows (BigQuery recommends up to 500)… */
   ANALYTICS_BATCH_MAX_ROWS: count(500, 10_000),
-  /** …or when its oldest row has waited this long. */
-  ANALYTICS_BATCH_MAX_DELAY_MS: millis(20),
+  /** …or when its oldest row has waited this long (an idle instance sends at once). */
+  ANALYTICS_BATCH_MAX_DELAY_MS: millis(10),
   /** insertAll requests in flight at once per instance. */
   ANALYTICS_BATCHES_IN_FLIGHT: count(4, 64),
   /** Attempts per row within one delivery before it is nacked for Pub/Sub to redeliver. */

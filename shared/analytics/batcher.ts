@@ -1,10 +1,14 @@
 /**
  * Micro-batching for streaming inserts. Push delivers one message per request and each request
  * must be answered only after its row is stored (ack after insert), so rows of concurrent
- * requests are gathered into one insertAll: a batch goes out when it holds `maxRows` rows or its
- * oldest row has waited `maxDelayMs`, with at most `maxInFlight` batches in flight. Each write
- * resolves when its row is inserted, or rejects: InvalidRowError (permanent: dead-letter it) or
- * DependencyError (transient: nack, Pub/Sub redelivers).
+ * requests are gathered into one insertAll. A batch goes out:
+ * - at once when nothing is in flight (the rows that arrived in the same turn of the event loop
+ *   go together): an idle instance adds no delay;
+ * - otherwise when it holds `maxRows` rows, or its oldest row has waited `maxDelayMs`, or the
+ *   batch in flight returns (group commit: under load, a batch is what arrived meanwhile),
+ * with at most `maxInFlight` batches in flight. Each write resolves when its row is inserted, or
+ * rejects: InvalidRowError (permanent: dead-letter it) or DependencyError (transient: nack,
+ * Pub/Sub redelivers).
  *
  * A row whose insertId is already waiting or in flight is not sent twice: the second write shares
  * the first one's outcome (a redelivery racing its original).
@@ -24,15 +28,15 @@ export class InvalidRowError extends ValidationError {
 }
 
 export interface BatcherOptions {
-  /** A batch goes out as soon as it holds this many rows. */
+  /** A batch goes out as soon as it holds this many rows (and never holds more). */
   maxRows: number;
-  /** … or when its oldest row has waited this long. */
+  /** … or when its oldest row has waited this long while another batch was in flight. */
   maxDelayMs: number;
   /** Batches in flight at once; more rows wait (and fill the next batch). */
   maxInFlight: number;
 }
 
-export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = { maxRows: 500, maxDelayMs: 20, maxInFlight: 4 };
+export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = { maxRows: 500, maxDelayMs: 10, maxInFlight: 4 };
 
 export interface BatcherStats {
   rows: number;
@@ -70,12 +74,27 @@ export function createRowBatcher(
   const open = new Map<string, Entry>();
   const inFlight = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   /** The oldest waiting row has waited maxDelayMs: send as soon as a slot is free. */
   let due = false;
   const counts = { rows: 0, batches: 0, coalesced: 0 };
 
   function pump(): void {
-    while (waiting.length > 0 && inFlight.size < maxInFlight && (due || waiting.length >= maxRows)) {
+    while (
+      waiting.length > 0 &&
+      inFlight.size < maxInFlight &&
+      (due || waiting.length >= maxRows || inFlight.size === 0)
+    ) {
+      if (inFlight.size === 0 && !due && waiting.length < maxRows) {
+        // Idle: go at the end of this turn, with whatever else arrives in it.
+        if (!immediate)
+          immediate = setImmediate(() => {
+            immediate = undefined;
+            if (waiting.length > 0 && inFlight.size === 0) send(waiting.splice(0, maxRows));
+            pump();
+          });
+        break;
+      }
       send(waiting.splice(0, maxRows));
       if (waiting.length === 0) due = false;
     }
@@ -86,9 +105,12 @@ export function createRowBatcher(
         pump();
       }, maxDelayMs);
     }
-    if (waiting.length === 0 && timer) {
-      clearTimeout(timer);
-      timer = undefined;
+    if (waiting.length === 0) {
+      due = false;
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
     }
   }
 

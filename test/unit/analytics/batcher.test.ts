@@ -35,33 +35,71 @@ const settled = async () => {
 const timers = (t: TestContext) => t.mock.timers.enable({ apis: ['setTimeout'] });
 
 describe('row batcher', () => {
-  it('sends a full batch at once, and answers each write when its batch is inserted', async (t) => {
+  it('an idle batcher sends at once, with the rows that arrived in the same turn', async (t) => {
     timers(t);
     const { sink, calls } = manualSink();
-    const batcher = createRowBatcher(sink, 'events', { maxRows: 3, maxDelayMs: 1_000, maxInFlight: 2 });
-    const done: string[] = [];
-    const writes = ['a', 'b', 'c', 'd'].map((id) => batcher.write(row(id)).then(() => done.push(id)));
+    const batcher = createRowBatcher(sink, 'events', { maxRows: 10, maxDelayMs: 60_000, maxInFlight: 2 });
+    const writes = [batcher.write(row('a')), batcher.write(row('b'))];
     await settled();
-    assert.equal(calls.length, 1);
     assert.deepEqual(
-      calls[0]!.rows.map((r) => r.insertId),
-      ['a', 'b', 'c'],
+      calls.map((call) => call.rows.map((r) => r.insertId)),
+      [['a', 'b']],
+      'no timer needed',
     );
     assert.equal(calls[0]!.table, 'events');
-    assert.deepEqual(done, [], 'nobody is answered before the insert');
     calls[0]!.answer(inserted);
+    await Promise.all(writes);
+  });
+
+  it('while a batch is in flight, rows gather until it returns, maxRows is reached or maxDelayMs passes', async (t) => {
+    timers(t);
+    const { sink, calls } = manualSink();
+    const batcher = createRowBatcher(sink, 'events', { maxRows: 3, maxDelayMs: 1_000, maxInFlight: 3 });
+    const done: string[] = [];
+    const write = (id: string) => batcher.write(row(id)).then(() => done.push(id));
+    const writes = [write('a')];
     await settled();
-    assert.deepEqual(done, ['a', 'b', 'c']);
-    t.mock.timers.tick(1_000);
+    writes.push(write('b'), write('c'));
+    await settled();
+    assert.deepEqual(
+      calls.map((call) => call.rows.map((r) => r.insertId)),
+      [['a']],
+      'b and c wait for the batch in flight',
+    );
+    writes.push(write('d'));
     await settled();
     assert.deepEqual(
       calls[1]!.rows.map((r) => r.insertId),
-      ['d'],
-      'the rest goes when its oldest row has waited maxDelayMs',
+      ['b', 'c', 'd'],
+      'a full batch goes at once',
     );
+    writes.push(write('e'));
+    await settled();
+    assert.equal(calls.length, 2);
+    t.mock.timers.tick(1_000);
+    await settled();
+    assert.deepEqual(
+      calls[2]!.rows.map((r) => r.insertId),
+      ['e'],
+      'after maxDelayMs it goes beside the others',
+    );
+    assert.deepEqual(done, [], 'nobody is answered before its insert');
     calls[1]!.answer(inserted);
+    await settled();
+    assert.deepEqual(done, ['b', 'c', 'd']);
+    writes.push(write('f'), write('g'));
+    await settled();
+    calls[0]!.answer(inserted);
+    calls[2]!.answer(inserted);
+    await settled();
+    assert.deepEqual(
+      calls[3]!.rows.map((r) => r.insertId),
+      ['f', 'g'],
+      'the rest goes when the batches return',
+    );
+    calls[3]!.answer(inserted);
     await Promise.all(writes);
-    assert.deepEqual(batcher.stats(), { rows: 4, batches: 2, coalesced: 0, waiting: 0, inFlight: 0 });
+    assert.deepEqual(batcher.stats(), { rows: 7, batches: 4, coalesced: 0, waiting: 0, inFlight: 0 });
   });
 
   it('keeps at most maxInFlight batches in flight; the next one goes when one returns', async (t) => {
