@@ -66,7 +66,7 @@ export const replayRoutes: FastifyPluginCallbackZod<ReplayRoutesOptions> = (app,
           'the event store, in store order, to the replays topic addressed to `consumer` only: its ' +
           '`<consumer>-replay` subscription receives them, no other consumer does. Events keep their ids, so ' +
           'consumers de-duplicate. Answers 202 with the replay; the same request again answers the same replay ' +
-          '(header Idempotent-Replayed: true).',
+          '(header Idempotent-Replayed: true); to replay the same range again, send a new Idempotency-Key.',
         headers: CreateReplayHeadersSchema,
         body: ReplayRequestSchema,
         response: { 202: ReplaySchema, ...problems(...COMMON_PROBLEMS, 413, 415, 422) },
