@@ -44,6 +44,11 @@ export interface PushHandlerDeps {
   /** Verifies the push token; absent where the platform does (Cloud Run IAM). */
   authenticate?: PushAuthenticator | undefined;
   projectId: string;
+  /**
+   * Wraps the consumer once, when the handler is built (telemetry's instrumentConsumer: a span and
+   * the consumed metrics per delivery), so every function is instrumented by its runtime alone.
+   */
+  instrument?: (<T>(consumer: PushConsumer<T>) => PushConsumer<T>) | undefined;
 }
 
 /** The minimal request and response a push handler needs (what functions-framework passes). */
@@ -64,7 +69,8 @@ export function messageKey(message: ReceivedMessage): string {
   return message.attributes[ATTRIBUTE.id] ?? message.messageId;
 }
 
-export function createPushHandler<T>(consumer: PushConsumer<T>, deps: PushHandlerDeps) {
+export function createPushHandler<T>(given: PushConsumer<T>, deps: PushHandlerDeps) {
+  const consumer = deps.instrument ? deps.instrument(given) : given;
   const topicOf = (subscription: string) => SUBSCRIPTIONS.find((spec) => spec.name === subscription)?.topic;
 
   async function handle(
