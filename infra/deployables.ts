@@ -145,9 +145,9 @@ export const DEPLOYABLES: Readonly<Record<DeployableName, DeployableSpec>> = {
   }),
   'dead-letter': fn(
     FUNCTION.deadLetter,
-    'Conveyor dead letters: stores them for inspection and redrive',
-    functionDatabase,
-    { publishes: [TOPIC.deadLettersParked] },
+    'Conveyor dead letters: stores them for inspection and redrive, and streams them to BigQuery',
+    { ...functionDatabase, BIGQUERY_DATASET: plain(() => BIGQUERY.dataset) },
+    { publishes: [TOPIC.deadLettersParked], bigqueryDataEditor: true },
   ),
   timeouts: fn(
     FUNCTION.timeouts,

@@ -10,6 +10,7 @@
  * in the transaction that stores it; a consumer or Pub/Sub forwarding one message twice meets the
  * unique index of open dead letters per (subscription, event id).
  */
+import type { DeadLetterRecorder } from '#shared/analytics/dead-letters.ts';
 import { FUNCTION, SUBSCRIPTIONS, TOPIC } from '#shared/contracts/catalogue.ts';
 import { DEAD_LETTER_ATTRIBUTE, PUBSUB_DEAD_LETTER_ATTRIBUTE } from '#shared/contracts/dead-letter.ts';
 import { ATTRIBUTE } from '#shared/contracts/envelope.ts';
@@ -25,6 +26,12 @@ import { withTransaction } from '#shared/store/transaction.ts';
 
 export interface DeadLetterDeps {
   pool: Pool;
+  /**
+   * Streams each dead letter to BigQuery (dead_letters table, for the dead-letter rate view).
+   * Recorded after it is stored and before the push is answered, so a failed insert is retried by
+   * redelivery (storing is idempotent; the row's insertId is the message id).
+   */
+  analytics?: DeadLetterRecorder | undefined;
 }
 
 /** Where a dead letter came from and why it died, from its attributes (and message_failures). */
@@ -103,6 +110,7 @@ export function createDeadLetterConsumer(deps: DeadLetterDeps): PushConsumer<Rec
         const id = await storeDeadLetter(client, await describeDeadLetter(client, message));
         return id ?? 'already open';
       });
+      await deps.analytics?.record(message);
       context.logger.info({ deadLetter: stored }, 'dead letter stored');
     },
   };

@@ -1,9 +1,8 @@
 /**
  * Dead letters into BigQuery: a consumer gives up on an event (createDeadLetterSink, as every
- * function does for a permanent error), the message reaches the dead-letters topic, and a push
- * endpoint on it records it with createDeadLetterRecorder (the dead-letter function's BigQuery
- * step) into the BigQuery emulator, where dead_letter_rate_daily counts it once, however often
- * it is delivered.
+ * function does for a permanent error), the message reaches the dead-letters topic, and the
+ * dead-letter function's consumer stores it in Postgres (once) and records it into the BigQuery
+ * emulator, where dead_letter_rate_daily counts it once, however often it is delivered.
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
@@ -32,6 +31,8 @@ import {
 } from '../../helpers/bigquery-emulator.ts';
 import { PROJECT_ID, pubsubClient, startEmulator } from '../../helpers/pubsub.ts';
 import { waitUntil } from '../../helpers/wait.ts';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.ts';
+import { createDeadLetterConsumer } from '../../../functions/dead-letter/handler.ts';
 
 const logger = createLogger({ service: 'dead-letters-test', level: 'silent' });
 
@@ -41,22 +42,24 @@ describe('dead letters into BigQuery', () => {
   let pubsub: PubSub;
   let publisher: Publisher;
   let server: Server;
+  let db: TestDatabase;
   const dataset = datasetName('deadletters');
   let recorded = 0;
 
   before(async () => {
+    db = await createTestDatabase();
     bq = await startEmulatedBigQuery();
     await ensureAnalyticsDataset(bq.client, { dataset });
     emulator = await startEmulator();
     pubsub = pubsubClient(emulator.address);
     publisher = createPubSubPublisher({ projectId: PROJECT_ID, emulatorHost: emulator.address });
     const recorder = createDeadLetterRecorder(createBigQuerySink({ bigquery: bq.client, dataset }));
+    const consumer = createDeadLetterConsumer({ pool: db.pool, analytics: recorder });
     const handler = createPushHandler(
       {
-        name: 'dead-letter',
-        parse: (message) => message,
-        handle: async (message) => {
-          await recorder.record(message);
+        ...consumer,
+        handle: async (message, context) => {
+          await consumer.handle(message, context);
           recorded++;
         },
       },
@@ -81,6 +84,7 @@ describe('dead letters into BigQuery', () => {
     await new Promise((resolve) => server.close(resolve));
     await emulator.stop();
     await bq.stop();
+    await db.drop();
   });
 
   it('a permanent failure at the saga reaches dead_letters; the rate of its day counts the event once', async () => {
@@ -109,6 +113,12 @@ describe('dead letters into BigQuery', () => {
     // Dead-lettering is at least once: the same dead letter forwarded again is another message.
     await deadLetters.deadLetter(received, 'ValidationError: no such SKU', TOPIC.orderEvents);
     await waitUntil(() => recorded === 2, { what: 'both dead letters recorded' });
+    const stored = await db.pool.query<{ source_subscription: string; last_error: string }>(
+      `SELECT source_subscription, last_error FROM dead_letters WHERE status = 'open'`,
+    );
+    assert.deepEqual(stored.rows, [
+      { source_subscription: 'saga', last_error: 'ValidationError: no such SKU' },
+    ]);
 
     const [rows] = await bq.client.query(
       `SELECT subscription, source_topic, kind, event_id, reason, delivery_attempts FROM ${dataset}.dead_letters`,

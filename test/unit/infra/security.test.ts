@@ -41,7 +41,10 @@ function expectedGrants(project: string): Record<string, string[]> {
       'roles/pubsub.publisher on dead-letters',
     ],
     'conveyor-ingest': ['roles/pubsub.publisher on order-events', 'roles/pubsub.publisher on dead-letters'],
-    'conveyor-dead-letter': ['roles/pubsub.publisher on dead-letters-parked'],
+    'conveyor-dead-letter': [
+      'roles/bigquery.dataEditor on analytics',
+      'roles/pubsub.publisher on dead-letters-parked',
+    ],
     'conveyor-timeouts': ['roles/pubsub.publisher on order-events', 'roles/pubsub.publisher on dead-letters'],
     'conveyor-push-invoker': Object.values(FUNCTION).map((name) => `roles/run.invoker on ${name}`),
     'conveyor-scheduler': ['roles/pubsub.publisher on ticks'],
