@@ -40,6 +40,15 @@ export async function openApi(app: FastifyInstance): Promise<void> {
         { name: 'orders', description: 'Place, read and change orders' },
         { name: 'catalogue', description: 'What can be ordered, at which price (operators)' },
         { name: 'inventory', description: 'Stock per SKU (operators)' },
+        { name: 'webhooks', description: 'Signed outcomes from the payment and shipping providers' },
+        {
+          name: 'dead-letters',
+          description: 'Messages no consumer could process: inspect, redrive, discard (operators)',
+        },
+        {
+          name: 'replays',
+          description: 'Republish history from the event store to one consumer (operators)',
+        },
         { name: 'health', description: 'Probes' },
       ],
     },
