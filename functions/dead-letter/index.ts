@@ -10,7 +10,7 @@ import { deadLetterConfigSchema } from './config.ts';
 import { createDeadLetterHandler, createParkingSink } from './handler.ts';
 
 const config = loadConfigOrExit(deadLetterConfigSchema, process.env, FUNCTION.deadLetter);
-const runtime = createFunctionRuntime(FUNCTION.deadLetter, config);
+const runtime = await createFunctionRuntime(FUNCTION.deadLetter, config);
 const bigquery = createBigQueryClient({
   projectId: config.CONVEYOR_PROJECT_ID,
   apiEndpoint: config.BIGQUERY_API_ENDPOINT,

@@ -4,11 +4,12 @@ import { loadConfigOrExit } from '#shared/config/index.ts';
 import { FUNCTION } from '#shared/contracts/catalogue.ts';
 import { createFunctionRuntime } from '#shared/functions/runtime.ts';
 import { createOutboxRelay } from '#shared/messaging/relay.ts';
+import { outsideTrace } from '#shared/telemetry/index.ts';
 import { ingestConfigSchema } from './config.ts';
 import { createIngestHandler } from './handler.ts';
 
 const config = loadConfigOrExit(ingestConfigSchema, process.env, FUNCTION.ingest);
-const runtime = createFunctionRuntime(FUNCTION.ingest, config);
+const runtime = await createFunctionRuntime(FUNCTION.ingest, config);
 const relay = createOutboxRelay({
   pool: runtime.pool,
   publisher: runtime.publisher,
@@ -17,7 +18,7 @@ const relay = createOutboxRelay({
 });
 const handler = createIngestHandler({
   pool: runtime.pool,
-  onAppended: (count) => relay.trigger(count),
+  onAppended: (count) => outsideTrace(() => relay.trigger(count)),
   push: runtime.push,
 });
 

@@ -8,7 +8,7 @@ import { notifierConfigSchema } from './config.ts';
 import { createNotifierHandler } from './handler.ts';
 
 const config = loadConfigOrExit(notifierConfigSchema, process.env, FUNCTION.notifier);
-const runtime = createFunctionRuntime(FUNCTION.notifier, config);
+const runtime = await createFunctionRuntime(FUNCTION.notifier, config);
 const handler = createNotifierHandler({
   pool: runtime.pool,
   subscribers: config.NOTIFIER_SUBSCRIBERS,

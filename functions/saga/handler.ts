@@ -18,7 +18,7 @@
  */
 import { FUNCTION } from '#shared/contracts/catalogue.ts';
 import { EVENT_SOURCE_PREFIX } from '#shared/contracts/envelope.ts';
-import { parseEvent, type DomainEvent } from '#shared/contracts/events/index.ts';
+import { EVENT_TYPE, parseEvent, type DomainEvent } from '#shared/contracts/events/index.ts';
 import type { OrderState } from '#shared/domain/order/index.ts';
 import {
   decide,
@@ -40,6 +40,7 @@ import { loadOrderState } from '#shared/store/orders.ts';
 import type { Pool, PoolClient } from '#shared/store/pool.ts';
 import { releaseStock, reserveStock, shipStock } from '#shared/store/reservations.ts';
 import { withTransaction } from '#shared/store/transaction.ts';
+import { disabledTelemetry, withEventCreation, type Telemetry } from '#shared/telemetry/index.ts';
 
 export const SAGA_CONSUMER = FUNCTION.saga;
 export const SAGA_SOURCE = `${EVENT_SOURCE_PREFIX}/saga`;
@@ -73,6 +74,11 @@ export interface SagaDeps {
   concurrency?: number;
   /** After a commit that appended `count` events: wake an outbox relay. */
   onAppended?: (count: number) => void;
+  /**
+   * Spans of the events the saga creates (their traceparent continues the order's trace) and the
+   * end-to-end latency of the orders it finishes. Default: none.
+   */
+  telemetry?: Telemetry;
 }
 
 /** The saga cannot go on by itself: an operator must look at the order (dead-lettered, acked). */
@@ -90,6 +96,8 @@ export interface StepResult {
   outcome: 'duplicate' | 'nothing-to-do' | 'recorded';
   command?: SagaCommand['type'];
   appended: number;
+  /** The order ended with this step: accepted at createdAt, ended at endedAt (its last event's time). */
+  ended?: { outcome: 'completed' | 'cancelled'; createdAt: string; endedAt: string };
 }
 
 export function createSagaConsumer(deps: SagaDeps): PushConsumer<DomainEvent> {
@@ -97,22 +105,35 @@ export function createSagaConsumer(deps: SagaDeps): PushConsumer<DomainEvent> {
   const newId = deps.newId ?? createUuidV7();
   const serially = createKeyedSerializer();
   const limited = createLimiter(deps.concurrency ?? 8);
+  const telemetry = deps.telemetry ?? disabledTelemetry(SAGA_CONSUMER);
 
   async function step(event: DomainEvent, context: PushContext): Promise<StepResult> {
     const orderId = event.subject;
-    const result = await withTransaction(deps.pool, async (client) => {
+    const result = await withTransaction(deps.pool, async (client): Promise<StepResult> => {
       await lockOrder(client, orderId);
       if (await wasProcessed(client, SAGA_CONSUMER, event.id)) {
-        return { outcome: 'duplicate', appended: 0 } satisfies StepResult;
+        return { outcome: 'duplicate', appended: 0 };
       }
       let state = await loadOrderState(client, orderId);
       if (!state) throw new NotFoundError('order', orderId);
       const [command] = decide(state, event, { config: deps.config, now: clock().toISOString() });
       let appended = 0;
+      let ended: StepResult['ended'];
       if (command) {
         if (command.type === 'EscalateToOperator') throw new OperatorNeededError(orderId, command.reason);
         const outcome = await callProvider(command);
-        ({ state, appended } = await record(client, state, command, outcome, event));
+        let events: readonly DomainEvent[];
+        ({ state, appended, events } = await record(client, state, command, outcome, event));
+        const last = events.find(
+          (e) => e.type === EVENT_TYPE.orderCompleted || e.type === EVENT_TYPE.orderCancelled,
+        );
+        if (last) {
+          ended = {
+            outcome: last.type === EVENT_TYPE.orderCompleted ? 'completed' : 'cancelled',
+            createdAt: state.createdAt,
+            endedAt: last.time,
+          };
+        }
       }
       // Stock follows the recorded facts: once the carrier has the parcel, its units are shipped.
       if (state.shipment?.status === 'dispatched' || state.shipment?.status === 'delivered') {
@@ -123,9 +144,17 @@ export function createSagaConsumer(deps: SagaDeps): PushConsumer<DomainEvent> {
         outcome: appended > 0 ? 'recorded' : 'nothing-to-do',
         ...(command ? { command: command.type } : {}),
         appended,
-      } satisfies StepResult;
+        ...(ended ? { ended } : {}),
+      };
     });
     if (result.appended > 0) deps.onAppended?.(result.appended);
+    // Committed: the order's end-to-end latency, from acceptance (order.created) to this event.
+    if (result.ended) {
+      telemetry.metrics.orderEnded(result.ended.outcome, {
+        acceptedAt: result.ended.createdAt,
+        endedAt: result.ended.endedAt,
+      });
+    }
     context.logger.debug({ step: result }, 'saga step');
     return result;
   }
@@ -200,40 +229,48 @@ export function createSagaConsumer(deps: SagaDeps): PushConsumer<DomainEvent> {
     command: SagaCommand,
     providerOutcome: SagaOutcomes[keyof SagaOutcomes] | undefined,
     cause: DomainEvent,
-  ): Promise<{ state: OrderState; appended: number }> {
+  ): Promise<{ state: OrderState; appended: number; events: readonly DomainEvent[] }> {
     let state = loaded;
     for (let attempt = 1; ; attempt++) {
       await client.query('SAVEPOINT saga_record');
       try {
         const outcome = providerOutcome ?? (await changeStock(client, command));
         const decisions = eventsForOutcome(state, command, outcome as never);
-        let appended = 0;
+        let events: readonly DomainEvent[] = [];
         if (decisions.length === 0) {
           // Nothing (more) to record: a change of stock made for it must not stay either.
           await client.query('ROLLBACK TO SAVEPOINT saga_record');
         } else {
-          const result = await appendEvents(
-            client,
-            state.id,
-            state.version,
-            decisions,
-            {
-              time: clock().toISOString(),
-              newId,
-              source: SAGA_SOURCE,
-              correlationId: cause.correlationid,
-              causationId: cause.id,
-              ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
-            },
-            // The API's relay hears the commit through NOTIFY (and this function's own relay, when
-            // it runs one, through onAppended).
-            { current: state, notify: true },
+          // The events are created in a span under this delivery's: their consumers continue the
+          // order's trace from here (the cause's own traceparent when tracing is off).
+          const creation = { orderId: state.id, correlationId: cause.correlationid, count: decisions.length };
+          const current = state;
+          const result = await withEventCreation(telemetry, creation, (traceparent) =>
+            appendEvents(
+              client,
+              current.id,
+              current.version,
+              decisions,
+              {
+                time: clock().toISOString(),
+                newId,
+                source: SAGA_SOURCE,
+                correlationId: cause.correlationid,
+                causationId: cause.id,
+                ...((traceparent ?? cause.traceparent)
+                  ? { traceparent: traceparent ?? cause.traceparent }
+                  : {}),
+              },
+              // The API's relay hears the commit through NOTIFY (and this function's own relay, when
+              // it runs one, through onAppended).
+              { current, notify: true },
+            ),
           );
           state = result.state;
-          appended = result.events.length;
+          events = result.events;
         }
         await client.query('RELEASE SAVEPOINT saga_record');
-        return { state, appended };
+        return { state, appended: events.length, events };
       } catch (error) {
         if (!(error instanceof AppendConflictError) || attempt >= MAX_RECORD_ATTEMPTS) throw error;
         await client.query('ROLLBACK TO SAVEPOINT saga_record');

@@ -9,7 +9,7 @@ import { timeoutsConfigSchema } from './config.ts';
 import { createTimeoutsHandler } from './handler.ts';
 
 const config = loadConfigOrExit(timeoutsConfigSchema, process.env, FUNCTION.timeouts);
-const runtime = createFunctionRuntime(FUNCTION.timeouts, config);
+const runtime = await createFunctionRuntime(FUNCTION.timeouts, config);
 const relay = createOutboxRelay({
   pool: runtime.pool,
   publisher: runtime.publisher,
@@ -18,8 +18,14 @@ const relay = createOutboxRelay({
 });
 const handler = createTimeoutsHandler({
   pool: runtime.pool,
-  payment: createHttpPaymentProvider({ baseUrl: config.PAYMENT_PROVIDER_URL }),
-  shipping: createHttpShippingProvider({ baseUrl: config.SHIPPING_PROVIDER_URL }),
+  payment: createHttpPaymentProvider({
+    baseUrl: config.PAYMENT_PROVIDER_URL,
+    ...runtime.providerOptions('payment'),
+  }),
+  shipping: createHttpShippingProvider({
+    baseUrl: config.SHIPPING_PROVIDER_URL,
+    ...runtime.providerOptions('shipping'),
+  }),
   sweepOutbox: () => relay.sweep(),
   publisher: runtime.publisher,
   push: runtime.push,

@@ -32,6 +32,9 @@ export const DIRNAME_TOLERATED: Readonly<Record<string, string>> = {
   pino: 'only for transports (worker threads); Conveyor logs JSON to stdout without one',
   'thread-stream': "pino's transport worker, unused for the same reason",
   jiti: 'the word appears inside generated code text (node-pg-migrate loads no TypeScript migrations)',
+  '@grpc/grpc-js':
+    'pulled in by the Cloud Trace exporter; __dirname appears only where the channelz and ORCA ' +
+    'service descriptors are loaded, which serve those services and are never reached by a client',
 };
 
 /** Every function's package.json depends on the framework, whether or not its code imports it. */

@@ -1,12 +1,17 @@
 /**
  * What every Conveyor function's composition root shares: the environment variables all of them
- * read, and the runtime built from them (logger, Postgres pool, Pub/Sub publisher, the dead-letter
- * sink and failure log of the push consumer, push authentication where the platform does not do
- * it). functions/<name>/index.ts parses its config once and builds this; handler.ts takes the parts.
+ * read, and the runtime built from them (logger, telemetry, Postgres pool, Pub/Sub publisher, the
+ * dead-letter sink and failure log of the push consumer, push authentication where the platform
+ * does not do it). functions/<name>/index.ts parses its config once and builds this; handler.ts
+ * takes the parts. Telemetry is wired here once for every function: each delivery is a traced,
+ * measured CONSUMER span (push.instrument), each publish a PRODUCER span, each query inside a
+ * trace a client span, and providerOptions() gives provider clients a traced fetch and the circuit
+ * metric.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { databaseConfig, loggingConfig } from '#shared/config/index.ts';
+import { ConfigError } from '#shared/errors.ts';
 import { createLogger, type Logger } from '#shared/logging/index.ts';
 import type { FailureLog, PushHandlerDeps } from '#shared/messaging/consumer.ts';
 import { createDeadLetterSink } from '#shared/messaging/dead-letters.ts';
@@ -14,10 +19,23 @@ import { createPubSubPublisher, type Publisher } from '#shared/messaging/publish
 import { createPushAuthenticator, type PushAuthenticator } from '#shared/messaging/push-auth.ts';
 import { recordFailure } from '#shared/store/consumer-records.ts';
 import { createPool, poolConfigFrom, type Pool } from '#shared/store/pool.ts';
+import type { BreakerState } from '#shared/providers/http.ts';
+import {
+  createTracedFetch,
+  instrumentConsumer,
+  instrumentPool,
+  instrumentPublisher,
+  startTelemetry,
+  telemetryConfigFrom,
+  telemetryEnv,
+  type Telemetry,
+  type TelemetryConfig,
+} from '#shared/telemetry/index.ts';
 
 /** Variables every function reads. Push authentication is for local runs (Cloud Run IAM does it in production). */
 export const functionConfigSchema = databaseConfig.extend({
   ...loggingConfig.shape,
+  ...telemetryEnv.shape,
   /** host:port of the Pub/Sub emulator; unset in production. */
   PUBSUB_EMULATOR_HOST: z
     .string()
@@ -37,10 +55,19 @@ export type PushPlumbing = PushHandlerDeps;
 
 export interface FunctionRuntime {
   logger: Logger;
+  telemetry: Telemetry;
   pool: Pool;
   publisher: Publisher;
   push: PushPlumbing;
+  /** What a provider client of `provider` needs for telemetry: a traced fetch and the circuit metric. */
+  providerOptions(provider: string): ProviderTelemetryOptions;
+  /** Flushes telemetry, closes the publisher and the pool. */
   close(): Promise<void>;
+}
+
+export interface ProviderTelemetryOptions {
+  fetch: typeof fetch;
+  onBreakerStateChange: (state: BreakerState) => void;
 }
 
 /** Records the last error of a message per subscription (message_failures), for its dead letter. */
@@ -48,18 +75,43 @@ export function createFailureLog(pool: Pool): FailureLog {
   return { record: (subscription, key, error) => recordFailure(pool, subscription, key, error) };
 }
 
+/**
+ * Telemetry settings of a parsed config; a combination that cannot work (otlp without an
+ * endpoint…) ends the process as a bad config does (loadConfigOrExit).
+ */
+export function telemetryConfigOrExit(config: FunctionConfig, service: string): TelemetryConfig {
+  try {
+    return telemetryConfigFrom(config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${service}: ${error.message}\n`);
+    process.exit(78);
+  }
+}
+
 /** Builds a function's runtime from its parsed config. */
-export function createFunctionRuntime(name: string, config: FunctionConfig): FunctionRuntime {
+export async function createFunctionRuntime(name: string, config: FunctionConfig): Promise<FunctionRuntime> {
+  const revision = process.env.K_REVISION;
   const logger = createLogger({
     service: name,
     level: config.LOG_LEVEL,
-    ...(process.env.K_REVISION ? { base: { revision: process.env.K_REVISION } } : {}),
+    ...(revision ? { base: { revision } } : {}),
   });
-  const pool = createPool(poolConfigFrom(config, name, logger));
-  const publisher = createPubSubPublisher({
+  const telemetry = await startTelemetry({
+    service: name,
+    ...(revision ? { version: revision } : {}),
     projectId: config.CONVEYOR_PROJECT_ID,
-    emulatorHost: config.PUBSUB_EMULATOR_HOST,
+    config: telemetryConfigOrExit(config, name),
+    logger,
   });
+  const pool = instrumentPool(createPool(poolConfigFrom(config, name, logger)), telemetry.tracer);
+  const publisher = instrumentPublisher(
+    createPubSubPublisher({
+      projectId: config.CONVEYOR_PROJECT_ID,
+      emulatorHost: config.PUBSUB_EMULATOR_HOST,
+    }),
+    telemetry,
+  );
   let authenticate: PushAuthenticator | undefined;
   if (config.PUSH_AUTH_JWKS_FILE) {
     if (!config.PUSH_AUTH_AUDIENCE)
@@ -72,6 +124,7 @@ export function createFunctionRuntime(name: string, config: FunctionConfig): Fun
   }
   return {
     logger,
+    telemetry,
     pool,
     publisher,
     push: {
@@ -80,10 +133,26 @@ export function createFunctionRuntime(name: string, config: FunctionConfig): Fun
       failures: createFailureLog(pool),
       authenticate,
       projectId: config.CONVEYOR_PROJECT_ID,
+      instrument: (consumer) => instrumentConsumer(consumer, telemetry),
     },
+    providerOptions: (provider) => providerTelemetry(telemetry, provider),
     async close() {
+      await telemetry.flush();
       await publisher.close();
       await pool.end();
+      await telemetry.shutdown();
     },
+  };
+}
+
+/**
+ * A provider client's telemetry: client spans (named after the provider) carrying the trace to it,
+ * and its circuit breaker as the circuit-state metric, reported closed from the start.
+ */
+export function providerTelemetry(telemetry: Telemetry, provider: string): ProviderTelemetryOptions {
+  telemetry.metrics.breakerState(provider, 'closed');
+  return {
+    fetch: createTracedFetch(telemetry.tracer, { peerService: provider }),
+    onBreakerStateChange: (state) => telemetry.metrics.breakerState(provider, state),
   };
 }

@@ -16,6 +16,7 @@ import {
 import type { IdempotencyRecord, StoredResponse } from '#shared/store/idempotency.ts';
 import { loadOrderState } from '#shared/store/orders.ts';
 import type { Queryable } from '#shared/store/pool.ts';
+import { currentTraceparent } from '#shared/telemetry/context.ts';
 import { VersionMismatchError } from './errors.ts';
 import { priceLines } from './pricing.ts';
 
@@ -44,7 +45,7 @@ export interface CommandMeta {
   correlationId?: string | undefined;
   /** The event or request that caused this command. */
   causationId?: string | undefined;
-  /** W3C trace context to carry on the events. */
+  /** W3C trace context to carry on the events; default the active span's (a request, a delivery). */
   traceparent?: string | undefined;
   /** Act only while the order is at one of these versions (HTTP If-Match). Not retried. */
   expectedVersions?: readonly number[] | undefined;
@@ -150,14 +151,18 @@ export async function placeOrder(
   return { outcome: 'created', ...appended };
 }
 
-/** The envelope metadata of a command: time from the clock, ids from the generator, correlation defaulting to the order id. */
+/**
+ * The envelope metadata of a command: time from the clock, ids from the generator, correlation
+ * defaulting to the order id, trace context defaulting to the active span's.
+ */
 export function eventMeta(deps: OrderCommandDeps, orderId: string, meta: CommandMeta): EventMeta {
+  const traceparent = meta.traceparent ?? currentTraceparent();
   return {
     time: deps.clock().toISOString(),
     newId: deps.newId,
     source: deps.source,
     correlationId: meta.correlationId ?? orderId,
     ...(meta.causationId ? { causationId: meta.causationId } : {}),
-    ...(meta.traceparent ? { traceparent: meta.traceparent } : {}),
+    ...(traceparent ? { traceparent } : {}),
   };
 }

@@ -1,10 +1,11 @@
 /**
- * The HTTP transport every provider adapter uses: JSON over global fetch, an Idempotency-Key on
- * every call that changes something, a timeout per attempt, retries with exponential backoff and
- * full jitter for transient failures only, and one circuit breaker per provider around each
- * attempt. While the circuit is open calls fail fast with a retryable CircuitOpenError: the
- * consumer nacks and Pub/Sub redelivers later, instead of every message hammering a provider that
- * is down. Retrying is safe only because the key makes the provider answer a repeated call once.
+ * The HTTP transport every provider adapter uses: JSON over fetch (global unless given), an
+ * Idempotency-Key on every call that changes something, a timeout per attempt, retries with
+ * exponential backoff and full jitter for transient failures only, and one circuit breaker per
+ * provider around each attempt. While the circuit is open calls fail fast with a retryable
+ * CircuitOpenError: the consumer nacks and Pub/Sub redelivers later, instead of every message
+ * hammering a provider that is down. Retrying is safe only because the key makes the provider
+ * answer a repeated call once.
  */
 import CircuitBreaker from 'opossum';
 import pRetry, { AbortError } from 'p-retry';
@@ -45,6 +46,11 @@ export interface ProviderClientOptions {
   headers?: Readonly<Record<string, string>>;
   /** Called when the circuit changes state, for metrics and logs. */
   onBreakerStateChange?: (state: BreakerState) => void;
+  /**
+   * The fetch requests go through; default the global one. Telemetry's traced fetch gives each
+   * call a client span and sends the caller's trace context (`traceparent`) to the provider.
+   */
+  fetch?: typeof fetch;
   /** The jitter source, in [0, 1); injectable for tests. */
   random?: () => number;
 }
@@ -108,6 +114,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
   const retry = { ...DEFAULT_RETRY, ...options.retry };
   const breakerOptions = { ...DEFAULT_BREAKER, ...options.breaker };
   const random = options.random ?? Math.random;
+  const send = options.fetch ?? fetch;
 
   const breaker = new CircuitBreaker((request: ProviderRequest<unknown>) => attempt(request), {
     name,
@@ -135,7 +142,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     let response: Response;
     let text: string;
     try {
-      response = await fetch(`${baseUrl}${request.path}`, {
+      response = await send(`${baseUrl}${request.path}`, {
         method: request.method,
         headers: {
           accept: 'application/json',
