@@ -17,6 +17,7 @@ import {
   type StoredMessage,
 } from './message.ts';
 import { DELETED_TOPIC, parseName, parseProject } from './names.ts';
+import type { BrokerJournal, PersistedState } from './persistence.ts';
 import {
   deliverySettings,
   durationToMs,
@@ -104,7 +105,7 @@ export class Subscription {
   readonly firstSeq: number;
   push: PushController | null = null;
 
-  constructor(proto: SubscriptionProto, topic: Topic, engine: SubscriptionEngine, firstSeq: number) {
+  constructor(proto: SubscriptionProto, topic: Topic | null, engine: SubscriptionEngine, firstSeq: number) {
     const parsed = parseName('subscriptions', proto.name);
     this.name = parsed.name;
     this.project = parsed.project;
@@ -156,6 +157,8 @@ export class Broker {
   readonly topics = new Map<string, Topic>();
   readonly subscriptions = new Map<string, Subscription>();
   readonly snapshots = new Map<string, Snapshot>();
+  /** Where publishes, acks and configuration changes are recorded (--data-dir); none by default. */
+  journal: BrokerJournal | undefined;
   private readonly options: BrokerOptions;
   private readonly upkeep: NodeJS.Timeout;
   private closed = false;
@@ -173,6 +176,7 @@ export class Broker {
     if (this.topics.has(proto.name!)) throw alreadyExists(`Topic already exists: ${proto.name}`);
     const topic = new Topic(proto);
     this.topics.set(topic.name, topic);
+    this.journal?.changed();
     return topic.proto;
   }
 
@@ -186,6 +190,7 @@ export class Broker {
   updateTopic(patch: TopicProto | undefined, mask: FieldMask | undefined): TopicProto {
     const topic = this.topic(patch?.name);
     topic.proto = updateTopic(topic.proto, patch, mask);
+    this.journal?.changed();
     return topic.proto;
   }
 
@@ -200,6 +205,7 @@ export class Broker {
     topic.subscriptions.clear();
     for (const snapshot of this.snapshots.values()) if (snapshot.topic === topic) snapshot.topic = null;
     topic.log = [];
+    this.journal?.changed();
   }
 
   /** Publishes validated messages; returns their ids in request order. */
@@ -251,6 +257,7 @@ export class Broker {
     const now = Date.now();
     const keepLog = this.needsLog(topic);
     const ids: string[] = new Array<string>(messages.length);
+    const published: StoredMessage[] = new Array<StoredMessage>(messages.length);
     const subscriptions = [...topic.subscriptions];
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!;
@@ -262,9 +269,12 @@ export class Broker {
         sizes[i]!,
       );
       ids[i] = stored.id;
+      published[i] = stored;
       if (keepLog) topic.append(stored);
       for (const sub of subscriptions) sub.engine.enqueue(stored);
     }
+    // Recorded before the publisher gets the ids: a message it was told about survives a crash.
+    this.journal?.published(topic.name, published);
     return ids;
   }
 
@@ -277,14 +287,21 @@ export class Broker {
     const topic = this.topics.get(proto.topic!);
     if (!topic) throw notFound(`Topic not found: ${proto.topic}`);
     this.checkDeadLetterTopic(proto);
+    const sub = this.addSubscription(proto, topic, nextMessageSeq());
+    this.refreshPush(sub);
+    this.journal?.changed();
+    return this.subscriptionProto(sub);
+  }
+
+  private addSubscription(proto: SubscriptionProto, topic: Topic | null, firstSeq: number): Subscription {
     const engine = new SubscriptionEngine(proto.name!, deliverySettings(proto), {
       deadLetter: (source, record) => this.deadLetter(source, record),
+      resolved: (source, record) => this.journal?.resolved(source.name, record.message),
     });
-    const sub = new Subscription(proto, topic, engine, nextMessageSeq());
+    const sub = new Subscription(proto, topic, engine, firstSeq);
     this.subscriptions.set(sub.name, sub);
-    topic.subscriptions.add(sub);
-    this.refreshPush(sub);
-    return this.subscriptionProto(sub);
+    topic?.subscriptions.add(sub);
+    return sub;
   }
 
   subscription(name: unknown): Subscription {
@@ -314,12 +331,14 @@ export class Broker {
     const proto = normalizeSubscription(merged);
     this.checkDeadLetterTopic(proto);
     this.applySubscription(sub, proto);
+    this.journal?.changed();
     return this.subscriptionProto(sub);
   }
 
   modifyPushConfig(name: unknown, pushConfig: PushConfigProto | undefined): void {
     const sub = this.subscription(name);
     this.applySubscription(sub, normalizeSubscription({ ...sub.proto, push_config: pushConfig ?? {} }));
+    this.journal?.changed();
   }
 
   private applySubscription(sub: Subscription, proto: SubscriptionProto): void {
@@ -352,6 +371,7 @@ export class Broker {
     sub.push?.stop();
     sub.push = null;
     sub.engine.close(Code.NOT_FOUND, `Subscription does not exist: ${sub.name}`);
+    this.journal?.changed();
   }
 
   detachSubscription(name: unknown): void {
@@ -362,6 +382,7 @@ export class Broker {
     sub.push?.stop();
     sub.push = null;
     sub.engine.close(Code.FAILED_PRECONDITION, `Subscription is detached: ${sub.name}`);
+    this.journal?.changed();
   }
 
   /** Publishes the dead-letter copy of `record` (pubsub.proto DeadLetterPolicy; handling-failures doc). */
@@ -386,6 +407,7 @@ export class Broker {
     const copy = createStoredMessage(Buffer.from(data), attributes, original.orderingKey, Date.now(), size);
     if (this.needsLog(topic)) topic.append(copy);
     for (const target of topic.subscriptions) target.engine.enqueue(copy);
+    this.journal?.published(topic.name, [copy]);
   }
 
   // Snapshots and seek
@@ -462,6 +484,7 @@ export class Broker {
       }
     }
     sub.engine.reset([...chosen.values()]);
+    this.journal?.changed();
   }
 
   /** Seek to a snapshot: its unacked messages plus everything published since it was taken. */
@@ -476,6 +499,40 @@ export class Broker {
     for (const message of sub.topic.retained())
       if (message.seq >= snapshot.fromSeq) chosen.set(message.seq, message);
     sub.engine.reset([...chosen.values()]);
+    this.journal?.changed();
+  }
+
+  // Persistence (persistence.ts)
+
+  /** What a checkpoint keeps: configurations and every subscription's backlog. */
+  persistedState(): PersistedState {
+    return {
+      topics: [...this.topics.values()].map((topic) => topic.proto),
+      subscriptions: [...this.subscriptions.values()].map((sub) => ({
+        proto: sub.proto,
+        firstSeq: sub.firstSeq,
+        backlog: sub.engine.persistedBacklog(),
+      })),
+    };
+  }
+
+  /** Rebuilds topics and subscriptions with their backlogs from a data directory (before serving). */
+  restore(state: PersistedState): void {
+    for (const proto of state.topics) {
+      const topic = new Topic(proto);
+      this.topics.set(topic.name, topic);
+    }
+    for (const saved of state.subscriptions) {
+      const topic = this.topics.get(saved.proto.topic!) ?? null;
+      const sub = this.addSubscription(saved.proto, topic, saved.firstSeq);
+      if (sub.detached) {
+        topic?.subscriptions.delete(sub);
+        sub.engine.close(Code.FAILED_PRECONDITION, `Subscription is detached: ${sub.name}`);
+        continue;
+      }
+      for (const { message, failures } of saved.backlog) sub.engine.enqueue(message, failures);
+      this.refreshPush(sub);
+    }
   }
 
   // Upkeep

@@ -13,6 +13,7 @@ import { Broker } from './broker.ts';
 import { Code } from './errors.ts';
 import { iamService } from './iam-service.ts';
 import { OidcSigner, type JsonWebKeySet, type OidcSigningKey } from './oidc.ts';
+import { openPersistence, persistentSigningKey, type Persistence } from './persistence.ts';
 import { loadServiceDefinitions } from './protos.ts';
 import { publisherService } from './publisher-service.ts';
 import { createPushController } from './push.ts';
@@ -41,6 +42,13 @@ export interface PubSubEmulatorOptions {
   pushInitialWindow?: number;
   /** Where the emulator reports things worth knowing (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Keep topics, subscriptions and unacked messages in this directory across restarts and crashes
+   * (persistence.ts), and the OIDC signing key unless one is given. Default: in memory only.
+   */
+  dataDir?: string;
+  /** With dataDir: a checkpoint is written once the journal holds this many bytes. Default 16 MiB. */
+  checkpointBytes?: number;
 }
 
 export interface PubSubEmulator {
@@ -74,7 +82,13 @@ export interface PubSubEmulatorStats {
 export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): Promise<PubSubEmulator> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((line: string) => console.error(`[pubsub-emulator] ${line}`));
-  const signer = await OidcSigner.create(options.oidcSigningKey);
+  const persistence: Persistence | undefined = options.dataDir
+    ? openPersistence({ dir: options.dataDir, checkpointBytes: options.checkpointBytes, log })
+    : undefined;
+  const signingKey =
+    options.oidcSigningKey ??
+    (options.dataDir ? { privateKeyPem: persistentSigningKey(options.dataDir) } : undefined);
+  const signer = await OidcSigner.create(signingKey);
   const broker = new Broker({
     log,
     createPush: (sub) =>
@@ -85,6 +99,11 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
         log,
       }),
   });
+  if (persistence) {
+    if (persistence.restored) broker.restore(persistence.restored);
+    persistence.attach(() => broker.persistedState());
+    broker.journal = persistence;
+  }
   const schemas = new SchemaRegistry();
   const sessions = new Set<StreamSession>();
   const definitions = loadServiceDefinitions();
@@ -112,11 +131,20 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
   server.addService(definitions.schema, schemaService(schemas));
   server.addService(definitions.iam, iamService(broker, schemas));
 
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${options.port ?? 8085}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        `${host}:${options.port ?? 8085}`,
+        ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
+      ),
+    );
+  } catch (error) {
+    persistence?.close();
+    broker.close(Code.UNAVAILABLE, 'The Pub/Sub emulator failed to start.');
+    throw error;
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -142,6 +170,12 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         const details = 'The Pub/Sub emulator is shutting down.';
+        // The last checkpoint holds every message not yet acked, leased ones included.
+        try {
+          persistence?.close();
+        } catch (error) {
+          log(`writing the final checkpoint failed: ${String(error)}`);
+        }
         broker.close(Code.UNAVAILABLE, details);
         for (const session of [...sessions]) session.end(Code.UNAVAILABLE, details);
         const force = setTimeout(() => server.forceShutdown(), 2000);

@@ -32,6 +32,10 @@ const program = new Command()
   .option('--oidc-key <file>', 'RSA private key (PEM) that signs push OIDC tokens (default: a fresh key)')
   .option('--oidc-key-id <kid>', 'key id of --oidc-key in tokens and the JWKS')
   .option('--jwks-out <file>', 'write the JWKS that verifies push OIDC tokens to this file')
+  .option(
+    '--data-dir <dir>',
+    'keep topics, subscriptions, unacked messages and the OIDC key here across restarts (default: in memory)',
+  )
   .parse();
 
 const options = program.opts<{
@@ -43,6 +47,7 @@ const options = program.opts<{
   oidcKey?: string;
   oidcKeyId?: string;
   jwksOut?: string;
+  dataDir?: string;
 }>();
 
 // Whatever a request does, the emulator keeps serving: every handler already turns errors into
@@ -56,6 +61,7 @@ const emulator = await startPubSubEmulator({
   streamRecycleMs: options.streamRecycleMs,
   pullWaitMs: options.pullWaitMs,
   pushMaxOutstanding: options.pushMaxOutstanding,
+  ...(options.dataDir ? { dataDir: options.dataDir } : {}),
   ...(options.oidcKey
     ? {
         oidcSigningKey: {

@@ -48,6 +48,36 @@ export function createStoredMessage(
   };
 }
 
+/**
+ * A message read back from the data directory (persistence.ts), with its original id, sequence
+ * number and publish time; later messages get higher sequence numbers and other ids.
+ */
+export function restoreStoredMessage(saved: {
+  id: string;
+  seq: number;
+  data: Buffer;
+  attributes: Record<string, string>;
+  orderingKey: string;
+  publishMs: number;
+}): StoredMessage {
+  const { data, attributes, orderingKey, publishMs } = saved;
+  const { bytes, dataOffset } = encodePubsubMessage(data, attributes, saved.id, publishMs, orderingKey);
+  nextSeq = Math.max(nextSeq, saved.seq + 1);
+  const numericId = Number(saved.id);
+  if (Number.isSafeInteger(numericId)) nextId = Math.max(nextId, numericId + 1);
+  return {
+    id: saved.id,
+    seq: saved.seq,
+    bytes,
+    dataOffset,
+    dataLength: data.length,
+    attributes,
+    orderingKey,
+    publishMs,
+    size: messageSize(data, attributes, orderingKey),
+  };
+}
+
 export function messageData(message: StoredMessage): Buffer {
   return message.bytes.subarray(message.dataOffset, message.dataOffset + message.dataLength);
 }

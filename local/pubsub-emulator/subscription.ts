@@ -96,6 +96,8 @@ export interface DeliverySettings {
 export interface SubscriptionHooks {
   /** Publishes the dead-letter copy of a record whose attempts are exhausted. */
   deadLetter(subscription: SubscriptionEngine, record: MessageRecord): void;
+  /** The subscription is done with a message for good: acked, dead-lettered or expired. */
+  resolved?(subscription: SubscriptionEngine, record: MessageRecord): void;
 }
 
 interface PullWaiter {
@@ -151,8 +153,11 @@ export class SubscriptionEngine {
     return this.records.size;
   }
 
-  /** Adds a newly published message, unless the filter drops it (dropped messages count as acked). */
-  enqueue(message: StoredMessage): void {
+  /**
+   * Adds a newly published message, unless the filter drops it (dropped messages count as acked).
+   * `failures` is for a message restored from a data directory with its failed attempts.
+   */
+  enqueue(message: StoredMessage, failures = 0): void {
     if (this.closed || !this.settings.filter(message.attributes)) return;
     if (this.settings.ordering && message.orderingKey !== '') {
       let key = this.keys.get(message.orderingKey);
@@ -161,11 +166,13 @@ export class SubscriptionEngine {
         this.keys.set(message.orderingKey, key);
       }
       const record = new MessageRecord(this.nextRecordId++, message, key);
+      record.failures = failures;
       this.records.set(record.id, record);
       key.items.push(record);
       this.maybeReady(key);
     } else {
       const record = new MessageRecord(this.nextRecordId++, message, null);
+      record.failures = failures;
       this.records.set(record.id, record);
       record.queued = true;
       this.ready.push(record);
@@ -442,6 +449,7 @@ export class SubscriptionEngine {
     } else {
       record.state = RecordState.gone;
       this.records.delete(record.id);
+      this.hooks.resolved?.(this, record);
     }
   }
 
@@ -514,6 +522,7 @@ export class SubscriptionEngine {
     }
     record.state = RecordState.gone;
     this.records.delete(record.id);
+    this.hooks.resolved?.(this, record);
     if (key) {
       this.compact(key);
       this.maybeReady(key);
@@ -527,6 +536,7 @@ export class SubscriptionEngine {
       if (record.state === RecordState.acked) {
         record.state = RecordState.gone;
         this.records.delete(record.id);
+        this.hooks.resolved?.(this, record);
       } else if (record.state !== RecordState.gone) {
         break;
       }
@@ -607,6 +617,19 @@ export class SubscriptionEngine {
         messages.push(record.message);
     }
     return messages.sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * What a checkpoint keeps: every message not yet done with (unacked, leased, or acked inside an
+   * ordering key's open batch, which a nack could still bring back), in publish order.
+   */
+  persistedBacklog(): { message: StoredMessage; failures: number }[] {
+    const backlog: { message: StoredMessage; failures: number }[] = [];
+    for (const record of this.records.values()) {
+      if (record.state !== RecordState.gone)
+        backlog.push({ message: record.message, failures: record.failures });
+    }
+    return backlog.sort((a, b) => a.message.seq - b.message.seq);
   }
 
   /** Replaces the backlog (Seek): outstanding leases are revoked, `messages` become unacked. */
