@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { loggingConfig, millis } from '#shared/config/index.ts';
 import { BIGQUERY } from '#shared/contracts/catalogue.ts';
+import { telemetryEnv } from '#shared/telemetry/config.ts';
 
 const hostPort = z
   .string()
@@ -14,6 +15,7 @@ const hostPort = z
 const count = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 export const analyticsConfigSchema = loggingConfig.extend({
+  ...telemetryEnv.shape,
   /** The dataset holding the events table (in CONVEYOR_PROJECT_ID). */
   BIGQUERY_DATASET: z
     .string()

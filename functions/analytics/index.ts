@@ -9,6 +9,12 @@ import { createLogger } from '#shared/logging/index.ts';
 import { createDeadLetterSink } from '#shared/messaging/dead-letters.ts';
 import { createPubSubPublisher } from '#shared/messaging/publisher.ts';
 import { createPushAuthenticator } from '#shared/messaging/push-auth.ts';
+import {
+  instrumentConsumer,
+  instrumentPublisher,
+  startTelemetry,
+  telemetryConfigOrExit,
+} from '#shared/telemetry/index.ts';
 import { analyticsConfigSchema } from './config.ts';
 import { createAnalyticsHandler } from './handler.ts';
 
@@ -22,10 +28,20 @@ if (config.PUSH_AUTH_JWKS_FILE && !config.PUSH_AUTH_AUDIENCE) {
   process.stderr.write(`${FUNCTION.analytics}: PUSH_AUTH_AUDIENCE is required with PUSH_AUTH_JWKS_FILE\n`);
   process.exit(78);
 }
-const publisher = createPubSubPublisher({
+const telemetry = await startTelemetry({
+  service: FUNCTION.analytics,
+  ...(process.env.K_REVISION ? { version: process.env.K_REVISION } : {}),
   projectId: config.CONVEYOR_PROJECT_ID,
-  emulatorHost: config.PUBSUB_EMULATOR_HOST,
+  config: telemetryConfigOrExit(config, FUNCTION.analytics),
+  logger,
 });
+const publisher = instrumentPublisher(
+  createPubSubPublisher({
+    projectId: config.CONVEYOR_PROJECT_ID,
+    emulatorHost: config.PUBSUB_EMULATOR_HOST,
+  }),
+  telemetry,
+);
 const bigquery = createBigQueryClient({
   projectId: config.CONVEYOR_PROJECT_ID,
   apiEndpoint: config.BIGQUERY_API_ENDPOINT,
@@ -46,6 +62,7 @@ const handler = createAnalyticsHandler({
     logger,
     deadLetters: createDeadLetterSink(publisher),
     projectId: config.CONVEYOR_PROJECT_ID,
+    instrument: (consumer) => instrumentConsumer(consumer, telemetry),
     authenticate: config.PUSH_AUTH_JWKS_FILE
       ? createPushAuthenticator({
           jwks: JSON.parse(readFileSync(config.PUSH_AUTH_JWKS_FILE, 'utf8')) as never,

@@ -11,7 +11,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { databaseConfig, loggingConfig } from '#shared/config/index.ts';
-import { ConfigError } from '#shared/errors.ts';
 import { createLogger, type Logger } from '#shared/logging/index.ts';
 import type { FailureLog, PushHandlerDeps } from '#shared/messaging/consumer.ts';
 import { createDeadLetterSink } from '#shared/messaging/dead-letters.ts';
@@ -26,10 +25,9 @@ import {
   instrumentPool,
   instrumentPublisher,
   startTelemetry,
-  telemetryConfigFrom,
+  telemetryConfigOrExit,
   telemetryEnv,
   type Telemetry,
-  type TelemetryConfig,
 } from '#shared/telemetry/index.ts';
 
 /** Variables every function reads. Push authentication is for local runs (Cloud Run IAM does it in production). */
@@ -73,20 +71,6 @@ export interface ProviderTelemetryOptions {
 /** Records the last error of a message per subscription (message_failures), for its dead letter. */
 export function createFailureLog(pool: Pool): FailureLog {
   return { record: (subscription, key, error) => recordFailure(pool, subscription, key, error) };
-}
-
-/**
- * Telemetry settings of a parsed config; a combination that cannot work (otlp without an
- * endpoint…) ends the process as a bad config does (loadConfigOrExit).
- */
-export function telemetryConfigOrExit(config: FunctionConfig, service: string): TelemetryConfig {
-  try {
-    return telemetryConfigFrom(config);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${service}: ${error.message}\n`);
-    process.exit(78);
-  }
 }
 
 /** Builds a function's runtime from its parsed config. */

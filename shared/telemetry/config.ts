@@ -96,3 +96,17 @@ export function telemetryConfigFrom(env: TelemetryEnv): TelemetryConfig {
 export function parseTelemetryConfig(env: Env): TelemetryConfig {
   return telemetryConfigFrom(parseConfig(telemetryEnv, env));
 }
+
+/**
+ * telemetryConfigFrom for an entry file: a combination that cannot work (otlp without an endpoint…)
+ * ends the process as a bad config does in loadConfigOrExit.
+ */
+export function telemetryConfigOrExit(env: TelemetryEnv, service: string): TelemetryConfig {
+  try {
+    return telemetryConfigFrom(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${service}: ${error.message}\n`);
+    process.exit(78);
+  }
+}
