@@ -1,7 +1,8 @@
 /**
  * The Conveyor API as a Fastify plugin, built from injected dependencies (a pg pool, the outbox
- * relay handle, clock and id generator, settings). Layers, in order: compilers and services,
- * request context, the one error handler, OpenAPI, authentication and rate limits, then the routes.
+ * relay handle, clock and id generator, settings, telemetry). Layers, in order: compilers and
+ * services, telemetry and request context, the one error handler, OpenAPI, authentication and rate
+ * limits, then the routes.
  * api/server.ts composes it with real dependencies; tests build it the same way with buildApp().
  */
 import Fastify, {
@@ -15,6 +16,13 @@ import type { Logger } from '#shared/logging/index.ts';
 import type { Publisher } from '#shared/messaging/publisher.ts';
 import { createUuidV7 } from '#shared/orders/ids.ts';
 import type { Pool } from '#shared/store/pool.ts';
+import {
+  disabledTelemetry,
+  httpTelemetry,
+  telemetryRoutes,
+  type LocalCollector,
+  type Telemetry,
+} from '#shared/telemetry/index.ts';
 import { auth } from './plugins/auth.ts';
 import { errors, sendProblem } from './plugins/errors.ts';
 import { openApi } from './plugins/openapi.ts';
@@ -46,11 +54,19 @@ export interface AppDeps {
   webhookSecrets?: Partial<WebhookSecrets> | undefined;
   /** Publishes dead-letter redrives (the relay's publisher); without it redrive answers 503. */
   publisher?: Publisher | undefined;
+  /** Server spans, the HTTP metric and GET /metrics; default: none recorded. */
+  telemetry?: Telemetry | undefined;
+  /**
+   * The local stack's collector: the other processes' spans and metrics arrive at POST /v1/traces
+   * and /v1/metrics, and /metrics is public. Without it (production) /metrics needs the admin scope.
+   */
+  collector?: LocalCollector | undefined;
 }
 
 const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   const settings = { ...DEFAULT_SETTINGS, ...deps.settings };
   const clock = deps.clock ?? (() => new Date());
+  const telemetry = deps.telemetry ?? disabledTelemetry('api', settings.projectId);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   decorateServices(app, {
@@ -60,6 +76,8 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
     newId: deps.newId ?? createUuidV7(),
     settings,
   });
+  // Before the request context, whose trace (and log fields) is the server span this starts.
+  httpTelemetry(app, { telemetry });
   requestContext(app, settings.projectId);
   errors(app);
   await openApi(app);
@@ -70,6 +88,13 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
     clock,
   });
   drainOnClose(app);
+  const local = deps.collector !== undefined;
+  telemetryRoutes(app, {
+    telemetry,
+    collector: deps.collector,
+    metricsConfig: local ? { public: true } : { scope: 'admin' },
+    otlpConfig: { public: true },
+  });
   await app.register(healthRoutes);
   await app.register(ordersRoutes);
   await app.register(catalogueRoutes);

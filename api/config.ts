@@ -13,6 +13,7 @@ import {
   port,
   type Env,
 } from '#shared/config/index.ts';
+import { telemetryEnv } from '#shared/telemetry/config.ts';
 
 const positiveInt = (fallback: number, max = 1_000_000_000) =>
   z.coerce.number().int().positive().max(max).default(fallback);
@@ -28,6 +29,7 @@ const secretList = () =>
 
 export const apiConfigSchema = databaseConfig.extend({
   ...loggingConfig.shape,
+  ...telemetryEnv.shape,
   PORT: port(8080),
   /** 0.0.0.0 in a container; tests and local runs use 127.0.0.1. */
   HOST: z.string().min(1).default('0.0.0.0'),

@@ -1,9 +1,12 @@
 /**
- * Entry point of the API (Cloud Run; bundled to dist/api/server.js): parses the environment, builds
- * the pool, the Pub/Sub publisher and the outbox relay, and listens on PORT.
+ * Entry point of the API (Cloud Run; bundled to dist/api/server.js): parses the environment, starts
+ * telemetry, builds the pool, the Pub/Sub publisher and the outbox relay, and listens on PORT.
+ * With the `local` trace exporter (the local stack) it is also the collector every other process
+ * sends its spans and metrics to, which the console and /metrics read.
  *
  * SIGTERM (Cloud Run gives 10 s): stop accepting and finish in-flight requests, flush the relay,
- * close the publisher and the pool, exit; a timer exits regardless after SHUTDOWN_TIMEOUT_MS.
+ * close the publisher and the pool, flush telemetry, exit; a timer exits regardless after
+ * SHUTDOWN_TIMEOUT_MS.
  */
 import { loadConfigOrExit } from '#shared/config/index.ts';
 import { createLogger } from '#shared/logging/index.ts';
@@ -11,6 +14,13 @@ import { createPubSubPublisher } from '#shared/messaging/publisher.ts';
 import { createOutboxRelay } from '#shared/messaging/relay.ts';
 import { purgeExpiredIdempotencyKeys } from '#shared/store/idempotency.ts';
 import { createPool, poolConfigFrom } from '#shared/store/pool.ts';
+import {
+  createLocalCollector,
+  createPostgresGaugeSource,
+  instrumentPublisher,
+  startTelemetry,
+  telemetryConfigOrExit,
+} from '#shared/telemetry/index.ts';
 import { buildApp } from './app.ts';
 import { apiConfigSchema } from './config.ts';
 
@@ -20,12 +30,33 @@ const logger = createLogger({
   level: config.LOG_LEVEL,
   ...(process.env.K_REVISION ? { base: { revision: process.env.K_REVISION } } : {}),
 });
+const telemetryConfig = telemetryConfigOrExit(config, 'api');
+// Only the local stack receives other processes' telemetry (and keeps spans for the console).
+const collector =
+  telemetryConfig.traces.exporter === 'local'
+    ? createLocalCollector({ maxSpans: telemetryConfig.storeSpans })
+    : undefined;
+// Not traced per query: group commit writes many requests' orders in one statement, which no one
+// request's trace could own.
 const pool = createPool(poolConfigFrom(config, 'api', logger));
-const publisher = createPubSubPublisher({
+const telemetry = await startTelemetry({
+  service: 'api',
+  ...(process.env.K_REVISION ? { version: process.env.K_REVISION } : {}),
   projectId: config.CONVEYOR_PROJECT_ID,
-  emulatorHost: config.PUBSUB_EMULATOR_HOST,
-  publishTimeoutMs: config.PUBSUB_PUBLISH_TIMEOUT_MS,
+  config: telemetryConfig,
+  collector,
+  // Outbox, open dead letters, event store size: the same numbers from every instance.
+  gauges: [createPostgresGaugeSource(pool)],
+  logger,
 });
+const publisher = instrumentPublisher(
+  createPubSubPublisher({
+    projectId: config.CONVEYOR_PROJECT_ID,
+    emulatorHost: config.PUBSUB_EMULATOR_HOST,
+    publishTimeoutMs: config.PUBSUB_PUBLISH_TIMEOUT_MS,
+  }),
+  telemetry,
+);
 const relay = createOutboxRelay({
   pool,
   publisher,
@@ -40,6 +71,8 @@ const app = await buildApp({
   relay,
   logger,
   publisher,
+  telemetry,
+  collector,
   webhookSecrets: {
     payment: config.PAYMENT_WEBHOOK_SECRET ?? [],
     shipping: config.SHIPPING_WEBHOOK_SECRET ?? [],
@@ -84,6 +117,7 @@ async function shutdown(signal: string): Promise<void> {
     });
     await publisher.close();
     await pool.end();
+    await telemetry.shutdown();
     logger.info(`shut down in ${Date.now() - started} ms`);
   } catch (error) {
     logger.error({ error }, 'shutdown failed');

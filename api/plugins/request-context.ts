@@ -1,15 +1,21 @@
 /**
- * Per-request context: the W3C trace context from `traceparent` (or Google's
- * X-Cloud-Trace-Context), carried onto the events a request writes, and a Cloud Logging line per
- * response joined to its trace (the logger's child bindings carry the trace fields): at error for
- * 5xx, at debug otherwise, since Cloud Run's request log already records every request.
+ * Per-request context: the trace a request belongs to, carried onto the events it writes, and a
+ * Cloud Logging line per response joined to its trace (the request logger's bindings carry the
+ * trace fields): at error for 5xx, at debug otherwise, since Cloud Run's request log already
+ * records every request.
+ *
+ * The trace is the request's SERVER span (shared/telemetry httpTelemetry, registered before this),
+ * a child of the caller's `traceparent` (or X-Cloud-Trace-Context). Where no span is recorded
+ * (telemetry off, or an untraced path such as /healthz) the caller's context stands in for it.
  */
+import { isSpanContextValid } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseTraceHeaders, traceLogFields, type Logger, type TraceContext } from '#shared/logging/index.ts';
+import { formatTraceparent, requestSpan } from '#shared/telemetry/index.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The trace this request belongs to, if the caller sent one. */
+    /** The trace this request belongs to: its server span, else what the caller sent, if anything. */
     trace: TraceContext | undefined;
   }
 }
@@ -18,17 +24,36 @@ declare module 'fastify' {
 export function traceparentOf(request: FastifyRequest): string | undefined {
   const trace = request.trace;
   if (!trace) return undefined;
-  return `00-${trace.traceId}-${trace.spanId}-${trace.sampled ? '01' : '00'}`;
+  return formatTraceparent({
+    traceId: trace.traceId,
+    spanId: trace.spanId,
+    traceFlags: trace.sampled ? 1 : 0,
+  });
+}
+
+/** The request's server span as a TraceContext; else the caller's headers'. */
+function traceOf(request: FastifyRequest): TraceContext | undefined {
+  const spanContext = requestSpan(request)?.spanContext();
+  if (spanContext && isSpanContextValid(spanContext)) {
+    return {
+      traceId: spanContext.traceId,
+      spanId: spanContext.spanId,
+      sampled: (spanContext.traceFlags & 1) === 1,
+    };
+  }
+  return parseTraceHeaders(request.headers);
 }
 
 export function requestContext(app: FastifyInstance, projectId: string): void {
   app.decorateRequest('trace', undefined);
-  app.setChildLoggerFactory((logger, bindings, options, raw) => {
-    const trace = parseTraceHeaders(raw.headers);
-    return logger.child({ ...bindings, ...traceLogFields(projectId, trace) }, options);
-  });
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.trace = parseTraceHeaders(request.headers);
+  app.addHook('onRequest', (request, reply, done) => {
+    request.trace = traceOf(request);
+    // Bound here rather than in the child logger factory, which runs before the span exists.
+    if (request.trace) {
+      const log = request.log.child(traceLogFields(projectId, request.trace));
+      request.log = log;
+      reply.log = log;
+    }
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

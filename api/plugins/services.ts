@@ -9,6 +9,7 @@ import type { OrderCommandDeps } from '#shared/orders/execute.ts';
 import { createOrderPlacer, type OrderPlacer } from '#shared/orders/place-batch.ts';
 import type { RelayStats } from '#shared/messaging/relay.ts';
 import type { Pool } from '#shared/store/pool.ts';
+import { outsideTrace } from '#shared/telemetry/context.ts';
 
 /** The relay as the API uses it: wake it after a commit, read its backlog for /readyz. */
 export interface RelayHandle {
@@ -69,7 +70,9 @@ export function decorateServices(
     newId: deps.newId,
     source: API_SOURCE,
     // The relay publishes in-process right after the commit; NOTIFY stays off (see AppendOptions).
-    onAppended: (events) => deps.relay.trigger(events.length),
+    // Its cycle serves many requests, so it runs outside this one's trace (each message's send span
+    // joins the trace its event was created in).
+    onAppended: (events) => outsideTrace(() => deps.relay.trigger(events.length)),
   };
   const placer = createOrderPlacer(commands, {
     maxConcurrentBatches: deps.settings.orderBatchConcurrency,
