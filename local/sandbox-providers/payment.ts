@@ -82,7 +82,15 @@ export function startPaymentSandbox(options: SandboxOptions = {}): Promise<Payme
         method: 'POST',
         path: /^\/v1\/charges$/,
         change: { schema: ChargeSchema, idempotencyKey: 'required' },
-        handle({ body, idempotencyKey }: { body: z.infer<typeof ChargeSchema>; idempotencyKey?: string }) {
+        handle({
+          body,
+          idempotencyKey,
+          traceparent,
+        }: {
+          body: z.infer<typeof ChargeSchema>;
+          idempotencyKey?: string;
+          traceparent?: string | undefined;
+        }) {
           const payment: Payment = {
             paymentId: newId('pay'),
             ...body,
@@ -106,6 +114,7 @@ export function startPaymentSandbox(options: SandboxOptions = {}): Promise<Payme
                 data: { paymentId, orderId, amountMinor, currency, ...(decline ?? {}) },
               },
               0,
+              traceparent,
             );
             sent();
           });

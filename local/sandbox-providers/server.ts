@@ -19,6 +19,21 @@ export interface CallContext<Body> {
   body: Body;
   params: string[];
   idempotencyKey: string | undefined;
+  /**
+   * The caller's W3C `traceparent`, when it sent a well-formed one. The webhooks a call leads to
+   * carry it back, as a provider that propagates trace context would, so the caller's trace
+   * continues through them.
+   */
+  traceparent: string | undefined;
+}
+
+const TRACEPARENT = /^00-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
+
+/** The request's traceparent header if it is well-formed W3C trace context. */
+function traceparentOf(request: IncomingMessage): string | undefined {
+  const header = request.headers.traceparent;
+  const value = typeof header === 'string' ? header.trim().toLowerCase() : undefined;
+  return value && TRACEPARENT.test(value) ? value : undefined;
 }
 
 export interface Route {
@@ -124,7 +139,12 @@ export async function startJsonServer(options: {
     if (!route.change)
       return send(
         response,
-        await route.handle({ body: undefined as never, params, idempotencyKey: undefined }),
+        await route.handle({
+          body: undefined as never,
+          params,
+          idempotencyKey: undefined,
+          traceparent: traceparentOf(request),
+        }),
       );
 
     let json: unknown;
@@ -154,7 +174,12 @@ export async function startJsonServer(options: {
     const fault = faults.drawCallFault();
     if (fault && !fault.afterEffect) return injure(request, response, fault);
 
-    const context = { body: parsed.data as never, params, idempotencyKey };
+    const context = {
+      body: parsed.data as never,
+      params,
+      idempotencyKey,
+      traceparent: traceparentOf(request),
+    };
     const fingerprint = createHash('sha256')
       .update(`${request.method} ${url.pathname} ${canonical(parsed.data)}`)
       .digest('hex');

@@ -72,7 +72,7 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
     const shipments = new Map<string, Shipment>();
 
     /** Dispatch (or fail), then deliver; a cancellation in between stops it. */
-    function runLifecycle(shipment: Shipment): void {
+    function runLifecycle(shipment: Shipment, traceparent: string | undefined): void {
       const fails = faults.chance(faults.faults.shipmentFailureRate);
       const reorder = faults.chance(faults.faults.reorderRate);
       const { webhookDelayMs } = faults.faults;
@@ -87,7 +87,11 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
         if (shipment.status !== 'pending') return sent(); // cancelled in time
         if (fails) {
           shipment.status = 'failed';
-          void webhooks.send(event('shipment.failed', { reason: 'the address could not be found' }), 0);
+          void webhooks.send(
+            event('shipment.failed', { reason: 'the address could not be found' }),
+            0,
+            traceparent,
+          );
           return sent();
         }
         shipment.status = 'dispatched';
@@ -97,18 +101,18 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
           ...tracking,
           dispatchedAt: new Date().toISOString(),
         });
-        if (!reorder) void webhooks.send(dispatched, 0);
+        if (!reorder) void webhooks.send(dispatched, 0, traceparent);
         timers.after(webhookDelayMs, () => {
           shipment.status = 'delivered';
           const delivered = event('shipment.delivered', {
             ...tracking,
             deliveredAt: new Date().toISOString(),
           });
-          const deliveredTried = webhooks.send(delivered, 0);
+          const deliveredTried = webhooks.send(delivered, 0, traceparent);
           // Out of order: the dispatch goes out only once the delivery has been tried.
           if (!reorder) return sent();
           void deliveredTried.then(() => {
-            void webhooks.send(dispatched, 0);
+            void webhooks.send(dispatched, 0, traceparent);
             sent();
           });
         });
@@ -120,7 +124,15 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
         method: 'POST',
         path: /^\/v1\/shipments$/,
         change: { schema: ShipmentSchema, idempotencyKey: 'required' },
-        handle({ body, idempotencyKey }: { body: z.infer<typeof ShipmentSchema>; idempotencyKey?: string }) {
+        handle({
+          body,
+          idempotencyKey,
+          traceparent,
+        }: {
+          body: z.infer<typeof ShipmentSchema>;
+          idempotencyKey?: string;
+          traceparent?: string | undefined;
+        }) {
           const shipment: Shipment = {
             shipmentId: newId('shp'),
             orderId: body.orderId,
@@ -130,7 +142,7 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
             idempotencyKey: idempotencyKey!,
           };
           shipments.set(shipment.shipmentId, shipment);
-          runLifecycle(shipment);
+          runLifecycle(shipment, traceparent);
           return { status: 201, body: view(shipment) };
         },
       },

@@ -91,15 +91,16 @@ export class WebhookSender {
 
   /**
    * Delivers `event` after `delayMs`, and maybe a duplicate of it. Without a webhook URL the event
-   * is only counted. Resolves once the first attempt of the (first) delivery is over, so that a
-   * caller can make another event go out after this one.
+   * is only counted. `traceparent` (the one the call that led to this event carried) is sent back
+   * as a header. Resolves once the first attempt of the (first) delivery is over, so that a caller
+   * can make another event go out after this one.
    */
-  send(event: WebhookEvent, delayMs: number): Promise<void> {
+  send(event: WebhookEvent, delayMs: number, traceparent?: string): Promise<void> {
     this.#stats.events++;
     if (!this.#url) return Promise.resolve();
-    const first = this.#deliver(event, delayMs);
+    const first = this.#deliver(event, delayMs, traceparent);
     if (this.#faults.chance(this.#faults.faults.duplicateRate)) {
-      void this.#deliver(event, delayMs + 1 + Math.floor(this.#faults.random() * 50));
+      void this.#deliver(event, delayMs + 1 + Math.floor(this.#faults.random() * 50), traceparent);
     }
     return first;
   }
@@ -135,13 +136,13 @@ export class WebhookSender {
   }
 
   /** Schedules one delivery with its retries; resolves after its first attempt. */
-  #deliver(event: WebhookEvent, delayMs: number): Promise<void> {
+  #deliver(event: WebhookEvent, delayMs: number, traceparent: string | undefined): Promise<void> {
     this.#stats.deliveries++;
     this.#stats.pending++;
     const body = JSON.stringify(event);
     return new Promise<void>((firstAttemptDone) => {
       const attempt = async (number: number): Promise<void> => {
-        const error = await this.#post(body);
+        const error = await this.#post(body, traceparent);
         firstAttemptDone();
         if (error === undefined) return this.#settle('delivered');
         if (this.#stopping.signal.aborted) return;
@@ -158,7 +159,7 @@ export class WebhookSender {
   }
 
   /** One attempt: undefined when accepted (2xx), else what went wrong. */
-  async #post(body: string): Promise<string | undefined> {
+  async #post(body: string, traceparent: string | undefined): Promise<string | undefined> {
     this.#stats.attempts++;
     try {
       const response = await fetch(this.#url!, {
@@ -167,6 +168,7 @@ export class WebhookSender {
           'content-type': 'application/json',
           'user-agent': this.#userAgent,
           [SIGNATURE_HEADER]: this.#signer!.sign(body),
+          ...(traceparent ? { traceparent } : {}),
         },
         body,
         signal: AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(this.#retry.timeoutMs)]),

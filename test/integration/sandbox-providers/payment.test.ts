@@ -71,6 +71,29 @@ describe('payment sandbox', () => {
     assert.equal(ledger.charges[0]?.idempotencyKey, `${orderId}:charge`);
   });
 
+  it("echoes the charge's traceparent on its webhook (the caller's trace continues); none without one", async () => {
+    const traced = randomUUID();
+    const traceparent = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
+    const charged = await fetch(`${sandbox.url}/v1/charges`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `${traced}:charge`, traceparent },
+      body: JSON.stringify(charge(traced)),
+    });
+    assert.equal(charged.status, 201);
+    const plain = randomUUID();
+    assert.equal((await post(sandbox.url, '/v1/charges', charge(plain), `${plain}:charge`)).status, 201);
+    const [withTrace] = await waitFor('the traced webhook', () => {
+      const found = deliveriesFor(traced);
+      return found.length > 0 && found;
+    });
+    assert.equal(withTrace!.headers.traceparent, traceparent);
+    const [without] = await waitFor('the untraced webhook', () => {
+      const found = deliveriesFor(plain);
+      return found.length > 0 && found;
+    });
+    assert.equal(without!.headers.traceparent, undefined);
+  });
+
   it('the same key and body is the same charge; the same key with another body is refused', async () => {
     const orderId = randomUUID();
     const key = `${orderId}:charge`;

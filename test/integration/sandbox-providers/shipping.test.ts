@@ -49,6 +49,31 @@ async function withShipping(
 const shipment = (orderId: string) => ({ orderId, lines: [{ sku: 'SKU-1', quantity: 2 }], address });
 
 describe('shipping sandbox', () => {
+  it("echoes the shipment request's traceparent on every webhook of that parcel", async () => {
+    await withShipping({}, async (sandbox, receiver) => {
+      const orderId = randomUUID();
+      const traceparent = `00-${'12'.repeat(16)}-${'34'.repeat(8)}-01`;
+      const answer = await fetch(`${sandbox.url}/v1/shipments`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': `${orderId}:shipment`,
+          traceparent,
+        },
+        body: JSON.stringify(shipment(orderId)),
+      });
+      assert.equal(answer.status, 201);
+      await sandbox.webhooksIdle();
+      assert.deepEqual(
+        receiver.deliveries.map((d) => [d.event.type, d.headers.traceparent]),
+        [
+          ['shipment.dispatched', traceparent],
+          ['shipment.delivered', traceparent],
+        ],
+      );
+    });
+  });
+
   it('accepts a shipment as pending; dispatched then delivered arrive as signed webhooks', async () => {
     await withShipping({}, async (sandbox, receiver) => {
       const orderId = randomUUID();
