@@ -62,6 +62,11 @@ export interface PubSubEmulator {
   readonly oidcIssuer: string;
   /** What the emulator holds right now (what bounds its memory; see README). */
   stats(): PubSubEmulatorStats;
+  /**
+   * Consumer lag: seconds since the oldest unacknowledged message of each subscription (full name)
+   * was published; 0 for a subscription with none (Pub/Sub's oldest_unacked_message_age metric).
+   */
+  oldestUnackedAges(now?: number): Record<string, number>;
   /** Stops serving: open streams end with UNAVAILABLE, push stops. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -166,6 +171,14 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
         retainedMessages,
         streams: sessions.size,
       };
+    },
+    oldestUnackedAges(now = Date.now()) {
+      const ages: Record<string, number> = {};
+      for (const [name, sub] of broker.subscriptions) {
+        const oldest = sub.engine.oldestUnackedPublishMs();
+        ages[name] = oldest === undefined ? 0 : Math.max(0, now - oldest) / 1000;
+      }
+      return ages;
     },
     stop() {
       stopping ??= new Promise<void>((resolve) => {

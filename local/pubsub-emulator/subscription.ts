@@ -609,6 +609,19 @@ export class SubscriptionEngine {
     }
   }
 
+  /**
+   * Publish time (epoch ms) of the oldest message not yet acknowledged, or undefined when none is:
+   * what Cloud Monitoring reports as subscription/oldest_unacked_message_age, in time form. Records
+   * are kept in publish order, so this stops at the first one still open.
+   */
+  oldestUnackedPublishMs(): number | undefined {
+    for (const record of this.records.values()) {
+      if (record.state !== RecordState.acked && record.state !== RecordState.gone)
+        return record.message.publishMs;
+    }
+    return undefined;
+  }
+
   /** Unacked messages in publish order, for snapshots. */
   unackedMessages(): StoredMessage[] {
     const messages: StoredMessage[] = [];
