@@ -11,7 +11,7 @@
 import { isSpanContextValid } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseTraceHeaders, traceLogFields, type Logger, type TraceContext } from '#shared/logging/index.ts';
-import { formatTraceparent, requestSpan } from '#shared/telemetry/index.ts';
+import { CONVEYOR_ATTRIBUTE, formatTraceparent, requestSpan } from '#shared/telemetry/index.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,6 +28,17 @@ export function traceparentOf(request: FastifyRequest): string | undefined {
     traceId: trace.traceId,
     spanId: trace.spanId,
     traceFlags: trace.sampled ? 1 : 0,
+  });
+}
+
+/**
+ * Names the order (and correlation) a request acts on, on its server span: the console finds an
+ * order's traces by these, and every span the request starts inherits them.
+ */
+export function tagRequest(request: FastifyRequest, ids: { orderId: string; correlationId?: string }): void {
+  requestSpan(request)?.setAttributes({
+    [CONVEYOR_ATTRIBUTE.orderId]: ids.orderId,
+    ...(ids.correlationId ? { [CONVEYOR_ATTRIBUTE.correlationId]: ids.correlationId } : {}),
   });
 }
 

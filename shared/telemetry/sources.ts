@@ -45,3 +45,22 @@ export function createPostgresGaugeSource(db: Queryable): GaugeSource {
     };
   };
 }
+
+/**
+ * Consumer lag from something that knows the age of each subscription's oldest unacked message
+ * (the local Pub/Sub emulator; production reads Pub/Sub's own metric): keyed by full subscription
+ * name, reported by short name for the subscriptions of the catalogue.
+ */
+export function createSubscriptionLagSource(
+  read: () => Readonly<Record<string, number>> | Promise<Readonly<Record<string, number>>>,
+): GaugeSource {
+  const known = new Set(SUBSCRIPTIONS.map((spec) => spec.name));
+  return async (): Promise<GaugeReadings> => {
+    const subscriptionLag: Record<string, number> = {};
+    for (const [name, age] of Object.entries(await read())) {
+      const short = name.slice(name.lastIndexOf('/') + 1);
+      if (known.has(short)) subscriptionLag[short] = age;
+    }
+    return { subscriptionLag };
+  };
+}

@@ -14,6 +14,11 @@
  * functions-framework keeps registered functions in a process-wide registry, so each function is
  * registered once per process with a router, and every stack's push endpoint carries the stack's
  * id in its path (http://127.0.0.1:<port>/<stack id>): several stacks can run in one test file.
+ *
+ * With `telemetry: true` it is traced and measured as the local stack is: the API keeps spans and
+ * serves /metrics (the local collector; gauges over Postgres and the emulator), each function has
+ * its own telemetry (its own service name) exporting spans and metrics to the API over OTLP/HTTP,
+ * and the providers are called with a traced fetch. `console` serves the operations console.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -71,6 +76,19 @@ import { createApiKey } from '#shared/store/api-keys.ts';
 import { getInventory, putCatalogueItem, setInventory, type InventoryItem } from '#shared/store/catalogue.ts';
 import { loadOrderState } from '#shared/store/orders.ts';
 import type { Pool } from '#shared/store/pool.ts';
+import {
+  createLocalCollector,
+  createPostgresGaugeSource,
+  createSubscriptionLagSource,
+  createTracedFetch,
+  instrumentConsumer,
+  outsideTrace,
+  instrumentPublisher,
+  parseTelemetryConfig,
+  startTelemetry,
+  type LocalCollector,
+  type Telemetry,
+} from '#shared/telemetry/index.ts';
 import { createWebhookSigner } from '#shared/webhooks/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { PROJECT_ID, pubsubClient, startEmulator } from './pubsub.ts';
@@ -116,6 +134,20 @@ export interface StackOptions {
   pushAuth?: boolean;
   /** Stock of the catalogue's SKUs. Default 1 000 each. */
   stock?: number;
+  /**
+   * Trace and measure everything (see the module comment). `metricIntervalMs`: how often the
+   * functions export their metrics to the API (default 1 000 ms; flushTelemetry() exports at once).
+   */
+  telemetry?: boolean | { metricIntervalMs?: number };
+}
+
+/** The stack's telemetry: the API's (with the collector the functions report to) and each function's. */
+export interface StackTelemetry {
+  api: Telemetry;
+  collector: LocalCollector;
+  functions: ReadonlyMap<string, Telemetry>;
+  /** Exports every process's buffered spans and metrics now (to the API's store and /metrics). */
+  flush(): Promise<void>;
 }
 
 /** What a function needs besides its own dependencies; for callers adding functions. */
@@ -184,6 +216,8 @@ export interface Stack {
   /** Push endpoint of each function running. */
   readonly endpoints: Partial<Record<FunctionName, string>>;
   readonly faults: StackFaults;
+  /** Present with `telemetry`. */
+  readonly telemetry: StackTelemetry | undefined;
   /** Adds a product of its own to the catalogue (a run-scoped SKU), with `stock` units; returns its SKU. */
   addProduct(options?: { unitPriceMinor?: number; stock?: number }): Promise<string>;
   setStock(sku: string, available: number): Promise<void>;
@@ -287,7 +321,32 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     faults.duplicatePublishRate = options.duplicatePublishRate ?? 0;
 
-    const relay = createOutboxRelay({ pool, publisher, logger, sweepIntervalMs: 250 });
+    let telemetry: StackTelemetry | undefined;
+    const functionTelemetry = new Map<string, Telemetry>();
+    let apiTelemetry: Telemetry | undefined;
+    let collector: LocalCollector | undefined;
+    if (options.telemetry) {
+      collector = createLocalCollector({ maxSpans: 100_000 });
+      apiTelemetry = await startTelemetry({
+        service: 'api',
+        projectId: PROJECT_ID,
+        config: parseTelemetryConfig({
+          CONVEYOR_TRACE_EXPORTER: 'local',
+          CONVEYOR_METRICS_EXPORTER: 'local',
+        }),
+        collector,
+        gauges: [
+          createPostgresGaugeSource(pool),
+          createSubscriptionLagSource(() => emulator.oldestUnackedAges()),
+        ],
+        logger,
+      });
+      const started = apiTelemetry;
+      cleanups.push(() => started.shutdown());
+    }
+    const relayPublisher = apiTelemetry ? instrumentPublisher(publisher, apiTelemetry) : publisher;
+
+    const relay = createOutboxRelay({ pool, publisher: relayPublisher, logger, sweepIntervalMs: 250 });
     cleanups.push(() => relay.stop({ flushTimeoutMs: 500 }));
     relay.start();
 
@@ -310,12 +369,46 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       pool,
       relay,
       logger,
-      publisher,
+      publisher: relayPublisher,
+      telemetry: apiTelemetry,
+      collector,
       webhookSecrets: { payment: [webhookSecrets.payment], shipping: [webhookSecrets.shipping] },
       settings: { projectId: PROJECT_ID, rateLimitPerMinute: 10_000_000 },
     });
     cleanups.push(() => app.close());
     const apiUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+
+    // Each function reports to the API as under the launcher: OTLP/HTTP to its collector.
+    if (apiTelemetry && collector) {
+      const interval =
+        typeof options.telemetry === 'object' ? (options.telemetry.metricIntervalMs ?? 1_000) : 1_000;
+      const config = parseTelemetryConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: apiUrl,
+        OTEL_METRIC_EXPORT_INTERVAL: String(interval),
+      });
+      for (const name of [...running, ...Object.keys(options.extraHandlers ?? {})]) {
+        const own = await startTelemetry({
+          service: name,
+          projectId: PROJECT_ID,
+          config,
+          registerGlobals: false,
+          logger,
+        });
+        functionTelemetry.set(name, own);
+        // Pushed after app.close: cleanups run in reverse, so these flush while the API listens.
+        cleanups.push(() => own.shutdown());
+      }
+      const everyone = [...functionTelemetry.values(), apiTelemetry];
+      telemetry = {
+        api: apiTelemetry,
+        collector,
+        functions: functionTelemetry,
+        async flush() {
+          await Promise.all(everyone.map((one) => one.flush()));
+        },
+      };
+    }
+    const sagaTelemetry = functionTelemetry.get(FUNCTION.saga);
 
     const webhookRetry = { attempts: 30, baseDelayMs: 50, maxDelayMs: 2_000, ...options.webhookRetry };
     const payment = await startPaymentSandbox({
@@ -333,9 +426,25 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => shipping.stop());
 
-    const providerOptions = { timeoutMs: SAGA_PROVIDER_TIMEOUT_MS, retry: SAGA_PROVIDER_RETRY };
-    const httpPayment = createHttpPaymentProvider({ baseUrl: payment.url, ...providerOptions });
-    const httpShipping = createHttpShippingProvider({ baseUrl: shipping.url, ...providerOptions });
+    const providerOptions = (provider: 'payment' | 'shipping') => ({
+      timeoutMs: SAGA_PROVIDER_TIMEOUT_MS,
+      retry: SAGA_PROVIDER_RETRY,
+      // The saga's and the timeouts' calls share these clients here; their spans are the saga's.
+      ...(sagaTelemetry
+        ? {
+            fetch: createTracedFetch(sagaTelemetry.tracer, { peerService: provider }),
+            onBreakerStateChange: (state: 'closed' | 'open' | 'half-open') =>
+              sagaTelemetry.metrics.breakerState(provider, state),
+          }
+        : {}),
+    });
+    sagaTelemetry?.metrics.breakerState('payment', 'closed');
+    sagaTelemetry?.metrics.breakerState('shipping', 'closed');
+    const httpPayment = createHttpPaymentProvider({ baseUrl: payment.url, ...providerOptions('payment') });
+    const httpShipping = createHttpShippingProvider({
+      baseUrl: shipping.url,
+      ...providerOptions('shipping'),
+    });
     cleanups.push(() => {
       httpPayment.close();
       httpShipping.close();
@@ -365,15 +474,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
 
     const pushAuth = options.pushAuth ?? true;
-    const deadLetterSink = createDeadLetterSink(publisher);
+    const deadLetterSink = createDeadLetterSink(relayPublisher);
     const failures = createFailureLog(pool);
     const plumbing: StackPlumbing = {
       pool,
-      publisher,
+      publisher: relayPublisher,
       logger,
       push: (name) => ({
         logger,
-        deadLetters: name === FUNCTION.deadLetter ? createParkingSink(publisher) : deadLetterSink,
+        deadLetters: name === FUNCTION.deadLetter ? createParkingSink(relayPublisher) : deadLetterSink,
         failures,
         authenticate: pushAuth
           ? createPushAuthenticator({
@@ -383,12 +492,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             })
           : undefined,
         projectId: PROJECT_ID,
+        ...(functionTelemetry.has(name)
+          ? { instrument: (consumer) => instrumentConsumer(consumer, functionTelemetry.get(name)!) }
+          : {}),
       }),
-      onAppended: (count: number) => relay.trigger(count),
+      onAppended: (count: number) => outsideTrace(() => relay.trigger(count)),
     };
     const onAppended = plumbing.onAppended;
 
-    const tickRelay = createOutboxRelay({ pool, publisher, logger, sweepIntervalMs: 0 });
+    const tickRelay = createOutboxRelay({ pool, publisher: relayPublisher, logger, sweepIntervalMs: 0 });
     cleanups.push(() => tickRelay.stop({ flushTimeoutMs: 100 }));
     const sagaConfig = createSagaConfig({
       approvalThresholdMinor: 100_000,
@@ -406,6 +518,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
               config: sagaConfig,
               concurrency: options.sagaConcurrency ?? 8,
               onAppended,
+              ...(sagaTelemetry ? { telemetry: sagaTelemetry } : {}),
               push: plumbing.push(FUNCTION.saga),
             }),
           }
@@ -435,7 +548,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
               shipping: shippingProvider,
               // Its own relay, as deployed: the tick's sweep works with no API running.
               sweepOutbox: () => tickRelay.sweep(),
-              publisher,
+              publisher: relayPublisher,
               onAppended,
               push: plumbing.push(FUNCTION.timeouts),
             }),
@@ -501,6 +614,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       shipping,
       endpoints,
       faults,
+      telemetry,
       async addProduct(product = {}) {
         const sku = `SKU-${randomBytes(5).toString('hex')}`;
         await putCatalogueItem(

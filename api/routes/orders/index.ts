@@ -19,7 +19,7 @@ import {
   success,
 } from '../../http.ts';
 import { HttpProblem } from '../../problems.ts';
-import { traceparentOf } from '../../plugins/request-context.ts';
+import { tagRequest, traceparentOf } from '../../plugins/request-context.ts';
 import {
   ApprovalBodySchema,
   CancelBodySchema,
@@ -76,9 +76,11 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
       };
       // Twice at most: a key that expires and is purged between our attempt and our look-up.
       for (let attempt = 1; ; attempt++) {
+        const orderId = services.newId();
+        tagRequest(request, { orderId, correlationId: orderId });
         try {
           const result = await services.placer.place({
-            orderId: services.newId(),
+            orderId,
             input: { ...request.body, channel: 'api' },
             meta: commandMeta(request),
             record,
@@ -270,6 +272,7 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
     orderId: string,
     command: OrderCommand,
   ) {
+    tagRequest(request, { orderId });
     const outcome = await executeOrderCommand(services.commands, orderId, command, {
       ...commandMeta(request),
       expectedVersions: ifMatchVersions(request.headers['if-match']),

@@ -17,6 +17,7 @@ import {
   ShippingWebhookSchema,
 } from '#shared/providers/webhooks.ts';
 import type { WebhookProvider } from '#shared/store/webhook-events.ts';
+import { outsideTrace } from '#shared/telemetry/context.ts';
 import {
   createWebhookVerifier,
   MalformedSignatureHeaderError,
@@ -26,7 +27,7 @@ import {
   type WebhookVerifier,
 } from '#shared/webhooks/index.ts';
 import { problems } from '../../http.ts';
-import { traceparentOf } from '../../plugins/request-context.ts';
+import { tagRequest, traceparentOf } from '../../plugins/request-context.ts';
 import { HttpProblem } from '../../problems.ts';
 import { recordWebhook, type WebhookFact } from './record.ts';
 
@@ -162,11 +163,13 @@ export const webhookRoutes: FastifyPluginCallbackZod<WebhookRoutesOptions> = (ap
       });
     }
     const fact = provider.fact(parsed.data as never);
+    tagRequest(request, { orderId: fact.orderId });
     const result = await recordWebhook(services.pool, services.commands, fact, {
       causationId: `webhook:${provider.name}:${fact.providerEventId}`,
       traceparent: traceparentOf(request),
     });
-    if (result.events.length > 0) services.relay.trigger(result.events.length);
+    // The relay's cycle serves many requests: it runs outside this one's trace.
+    if (result.events.length > 0) outsideTrace(() => services.relay.trigger(result.events.length));
     request.log.debug({ provider: provider.name, eventId: fact.providerEventId, ...result }, 'webhook');
     return reply.code(200).send({ received: fact.providerEventId, outcome: result.outcome });
   }
