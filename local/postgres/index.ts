@@ -26,6 +26,11 @@ export interface LocalPostgresOptions {
   /** Trade durability for speed (fsync off): fine for tests and local runs, never for production. */
   fast?: boolean;
   maxConnections?: number;
+  /**
+   * Run the server in its own process group (the local launcher): Ctrl-C in a terminal then reaches
+   * only the launcher, which stops PostgreSQL last, after everything that uses it.
+   */
+  processGroup?: boolean;
   onLog?: (line: string) => void;
 }
 
@@ -150,7 +155,11 @@ async function launch(
   const args = ['-D', dataDir, '-p', String(port)];
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
 
-  const child = spawn(binaries.postgres, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binaries.postgres, args, {
+    ...runAs,
+    detached: options.processGroup ?? false,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
