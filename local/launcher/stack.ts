@@ -53,3 +53,36 @@ export async function startStack(
   let stopping: Promise<void> | undefined;
   return { components: running, env, stop: () => (stopping ??= stopAll()) };
 }
+
+/**
+ * Components started at the same time, as one: ready when every one is (if one fails, the others
+ * are stopped and the failure rethrown); stopped together. Their endpoints and env are merged.
+ */
+export function together(name: string, components: readonly Component[]): Component {
+  return {
+    name,
+    async start(env) {
+      const outcomes = await Promise.allSettled(components.map((component) => component.start(env)));
+      const running = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+      const stop = async () => {
+        const results = await Promise.allSettled(running.map((component) => component.stop()));
+        const failed = results.find((result) => result.status === 'rejected');
+        if (failed) throw failed.reason;
+      };
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (failure) {
+        await stop().catch(() => undefined);
+        throw failure.reason;
+      }
+      return {
+        name,
+        endpoints: Object.assign({}, ...running.map((component) => component.endpoints)) as Record<
+          string,
+          string
+        >,
+        env: Object.assign({}, ...running.map((component) => component.env)) as Record<string, string>,
+        stop,
+      };
+    },
+  };
+}

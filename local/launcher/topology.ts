@@ -91,3 +91,28 @@ async function ignoreExisting(creation: Promise<unknown>): Promise<boolean> {
     throw error;
   }
 }
+
+/**
+ * Points existing push subscriptions at `endpoints` where they push elsewhere (a persistent emulator
+ * keeps the endpoints of an earlier run, whose ports may differ); returns the subscriptions changed.
+ */
+export async function syncPushEndpoints(options: TopologyOptions): Promise<string[]> {
+  const changed: string[] = [];
+  for (const spec of SUBSCRIPTIONS) {
+    const endpoint = spec.pushTo ? options.endpoints[spec.pushTo] : undefined;
+    if (!endpoint) continue;
+    const subscription = options.pubsub.subscription(spec.name);
+    const [metadata] = await subscription.getMetadata();
+    const push = metadata.pushConfig;
+    const account = push?.oidcToken?.serviceAccountEmail || undefined;
+    if (push?.pushEndpoint === endpoint && account === options.pushServiceAccount) continue;
+    await subscription.modifyPushConfig({
+      pushEndpoint: endpoint,
+      ...(options.pushServiceAccount
+        ? { oidcToken: { serviceAccountEmail: options.pushServiceAccount, audience: endpoint } }
+        : {}),
+    });
+    changed.push(spec.name);
+  }
+  return changed;
+}
