@@ -3,13 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { REPLAY_CONSUMER_ATTRIBUTE, TOPIC } from '#shared/contracts/catalogue.ts';
 import { ATTRIBUTE } from '#shared/contracts/envelope.ts';
 import type { RequestedLine } from '#shared/contracts/values.ts';
-import { ORDER_STATUS, type OrderState } from '#shared/domain/order/index.ts';
-import { createSagaConfig, nextStep, SAGA_WAIT } from '#shared/domain/saga/index.ts';
+import { ORDER_STATUS } from '#shared/domain/order/index.ts';
 import { toMessage } from '#shared/messaging/codec.ts';
 import { readOrderHistory } from '#shared/store/orders.ts';
 import { seededRandom } from '../../../local/sandbox-providers/faults.ts';
+import { checkInvariants, orderStates, waitForSettled } from '../../helpers/invariants.ts';
 import { startStack, STACK_CATALOGUE, type Stack } from '../../helpers/stack.ts';
-import { waitUntil } from '../../helpers/wait.ts';
 
 const ORDERS = Number(process.env.CONVEYOR_RANDOM_ORDERS ?? 500);
 const SEED = Number(process.env.CONVEYOR_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -147,136 +146,44 @@ describe(`saga: a randomized run of ${ORDERS} orders (seed ${SEED})`, () => {
       const placedIn = Date.now() - started;
 
       // Settle: ticks every two seconds (compensations, sweeps), until every order is finished or
-      // waits on a decision nobody will take.
+      // waits on a decision nobody will take, and the saga has processed every event once (the
+      // last duplicates and replays included); then the providers have nothing left to say.
       await Promise.all(tasks);
-      const config = createSagaConfig({
-        approvalThresholdMinor: 100_000,
-        approvalEscalateAfterMs: 3_600_000,
-        approvalExpireAfterMs: 86_400_000,
-      });
-      const progressOf = (state: OrderState) => nextStep(state, { config, now: new Date().toISOString() });
-      let unsettled: OrderState[] = [];
-      let lastTick = 0;
-      await waitUntil(
-        async () => {
-          if (Date.now() - lastTick > 2_000) {
-            lastTick = Date.now();
-            await stack.tick();
-          }
-          const states = await statesOf(stack, orders);
-          unsettled = states.filter((state) => {
-            const progress = progressOf(state);
-            return !(
-              progress.kind === 'finished' ||
-              (undecided.has(state.id) && progress.kind === 'waiting')
-            );
-          });
-          const { rows } = await stack.pool.query<{ open: number }>(
-            `SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL)
-                + (SELECT count(*) FROM unrecorded_effects WHERE status = 'open') AS open`,
-          );
-          return unsettled.length === 0 && Number(rows[0]!.open) === 0;
-        },
-        { timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 250, what: 'every order to settle' },
-      ).catch((error: unknown) => {
-        throw new Error(
-          `${(error as Error).message}: ${unsettled.length} unsettled, e.g. ${JSON.stringify(
-            unsettled
-              .slice(0, 3)
-              .map((state) => ({ id: state.id, status: state.status, next: progressOf(state) })),
-          )}`,
-          { cause: error },
-        );
-      });
-      // Let the last deliveries (duplicates, replays) arrive: the saga must have processed every
-      // event of the store, and the providers have nothing left to say.
-      const eventCount = async () =>
-        Number((await stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM events`)).rows[0]!.n);
-      const processedCount = async () =>
-        Number(
-          (
-            await stack.pool.query<{ n: string }>(
-              `SELECT count(*) AS n FROM processed_messages WHERE consumer = 'saga'`,
-            )
-          ).rows[0]!.n,
-        );
-      await waitUntil(async () => (await processedCount()) === (await eventCount()), {
-        timeoutMs: 60_000,
-        what: 'the saga to have processed every event once',
+      await waitForSettled({
+        pool: stack.pool,
+        orders,
+        tick: () => stack.tick(),
+        undecided,
+        timeoutMs: SETTLE_TIMEOUT_MS,
       });
       await Promise.all([stack.payment.webhooksIdle(), stack.shipping.webhooksIdle()]);
       const settledIn = Date.now() - started;
 
-      const states = await statesOf(stack, orders);
-      const byStatus = count(states.map((state) => state.status));
+      const states = await orderStates(stack.pool, orders);
       const reasons = count(
         states.flatMap((state) => (state.cancelledAt ? [state.cancellation!.reasonCode] : [])),
       );
       const payment = stack.payment.ledger();
       const shipping = stack.shipping.ledger();
-
-      // Every order finished, or waiting on something named (here: approvals nobody decided).
-      for (const state of states) {
-        const progress = progressOf(state);
-        assert.ok(
-          progress.kind === 'finished' ||
-            (progress.kind === 'waiting' && Object.values(SAGA_WAIT).includes(progress.on)),
-          `order ${state.id} is ${state.status} and ${JSON.stringify(progress)}`,
-        );
-        if (progress.kind === 'waiting')
-          assert.ok(undecided.has(state.id), `order ${state.id} waits on ${progress.on}`);
-      }
-
-      // Inventory conserved per SKU; what is shipped is exactly what completed orders hold.
-      const shippedBySku = new Map<string, number>();
-      for (const state of states.filter((state) => state.status === ORDER_STATUS.completed)) {
-        for (const line of state.lines)
-          shippedBySku.set(line.sku, (shippedBySku.get(line.sku) ?? 0) + line.quantity);
-      }
-      for (const [sku, units] of initial) {
-        const stock = await stack.stockOf(sku);
-        assert.equal(stock.available + stock.reserved + stock.shipped, units, `${sku} conserved`);
-        assert.equal(stock.reserved, 0, `${sku}: nothing left reserved`);
-        assert.equal(stock.shipped, shippedBySku.get(sku) ?? 0, `${sku}: shipped = completed orders`);
-      }
-
-      // Money conserved: what was charged and not refunded is exactly what completed orders cost.
-      const completedTotal = states
-        .filter((state) => state.status === ORDER_STATUS.completed)
-        .reduce((sum, state) => sum + state.totalMinor, 0);
+      // Inventory and money conserved, every order settled or waiting on something named, nothing
+      // applied twice, nothing dead-lettered (test/helpers/invariants.ts).
+      const report = await checkInvariants({
+        pool: stack.pool,
+        orders,
+        initialStock: initial,
+        payment,
+        shipping,
+        undecided,
+      });
       assert.equal(
         payment.totals.chargedMinor - payment.totals.refundedMinor,
-        completedTotal,
-        'money conserved',
+        report.completedTotalMinor,
+        'no money moved for anything but these orders',
       );
-      for (const state of states) {
-        const entry = payment.orders[state.id];
-        const net = (entry?.chargedMinor ?? 0) - (entry?.refundedMinor ?? 0);
-        assert.equal(
-          net,
-          state.status === ORDER_STATUS.completed ? state.totalMinor : 0,
-          `money of ${state.id}`,
-        );
-        assert.ok((entry?.charges.length ?? 0) <= 1, `one charge for ${state.id}`);
-        assert.ok((entry?.refunds.length ?? 0) <= 1, `at most one refund for ${state.id}`);
-        assert.ok((shipping.orders[state.id]?.shipments.length ?? 0) <= 1, `one shipment for ${state.id}`);
-      }
-
-      // No event applied twice: one processed record per stored event, each step recorded once,
-      // sequences without gaps.
-      assert.equal(await processedCount(), await eventCount());
-      const { rows: repeated } = await stack.pool.query(
-        `SELECT order_id, type, count(*) FROM events GROUP BY order_id, type HAVING count(*) > 1`,
-      );
-      assert.deepEqual(repeated, [], 'no step recorded twice');
-      const { rows: gaps } = await stack.pool.query(
-        `SELECT order_id FROM events GROUP BY order_id HAVING max(sequence) <> count(*)`,
-      );
-      assert.deepEqual(gaps, []);
-      const { rows: letters } = await stack.pool.query(
-        `SELECT source_subscription, last_error FROM dead_letters WHERE status = 'open'`,
-      );
-      assert.deepEqual(letters, [], 'nothing dead-lettered');
+      const eventCount = async () =>
+        Number((await stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM events`)).rows[0]!.n);
+      const completedTotal = report.completedTotalMinor;
+      const byStatus = report.statuses;
 
       console.log(
         JSON.stringify(
@@ -326,15 +233,6 @@ describe(`saga: a randomized run of ${ORDERS} orders (seed ${SEED})`, () => {
     },
   );
 });
-
-async function statesOf(stack: Stack, orders: readonly string[]): Promise<OrderState[]> {
-  const { rows } = await stack.pool.query<{ state: OrderState }>(
-    `SELECT state FROM orders WHERE id = ANY($1::uuid[])`,
-    [orders],
-  );
-  assert.equal(rows.length, orders.length);
-  return rows.map((row) => row.state);
-}
 
 function count(values: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
