@@ -85,6 +85,13 @@ export const EnvironmentConfigSchema = z
     /** Orders above this total (minor units) wait for an operator's approval. */
     approvalThresholdMinor: z.number().int().min(0),
     bigquery: z.object({ location: z.string().min(2) }),
+    /** What the deployables export to Cloud Trace and Cloud Monitoring (shared/telemetry). */
+    telemetry: z.object({
+      /** Share of new traces recorded; a request or message that arrives sampled stays sampled. */
+      traceSampleRatio: z.number().min(0).max(1),
+      /** Between metric exports; Cloud Monitoring takes a point per series every 5 s at most. */
+      metricExportIntervalMs: z.number().int().min(10_000),
+    }),
     /** Alert policies (constructs/monitoring.ts): who is told, and when they fire. */
     alerts: z.object({
       /** One email notification channel each; none: the policies still open incidents in the console. */
@@ -197,6 +204,7 @@ const DEFAULTS: Record<EnvironmentName, z.input<typeof EnvironmentConfigSchema>>
     },
     approvalThresholdMinor: 100_000,
     bigquery: { location: 'EU' },
+    telemetry: { traceSampleRatio: 1, metricExportIntervalMs: 60_000 },
     alerts: {
       emails: [],
       consumerLagSeconds: 600,
@@ -234,6 +242,8 @@ const DEFAULTS: Record<EnvironmentName, z.input<typeof EnvironmentConfigSchema>>
     providers: { paymentUrl: 'https://payments.example.com', shippingUrl: 'https://shipping.example.com' },
     approvalThresholdMinor: 100_000,
     bigquery: { location: 'EU' },
+    // A tenth of the traces at production volume; metrics are not sampled.
+    telemetry: { traceSampleRatio: 0.1, metricExportIntervalMs: 60_000 },
     alerts: {
       emails: [],
       consumerLagSeconds: 600,

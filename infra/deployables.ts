@@ -51,6 +51,17 @@ const common = {
   NODE_OPTIONS: plain(() => '--enable-source-maps'),
 } satisfies Record<string, EnvSource>;
 
+/**
+ * Every running deployable (not the migration job) exports its traces to Cloud Trace and its
+ * metrics to Cloud Monitoring (shared/telemetry/config.ts).
+ */
+const telemetry = {
+  CONVEYOR_TRACE_EXPORTER: plain(() => 'cloud-trace'),
+  CONVEYOR_METRICS_EXPORTER: plain(() => 'cloud-monitoring'),
+  CONVEYOR_TRACE_SAMPLE_RATIO: plain((c) => String(c.telemetry.traceSampleRatio)),
+  OTEL_METRIC_EXPORT_INTERVAL: plain((c) => String(c.telemetry.metricExportIntervalMs)),
+} satisfies Record<string, EnvSource>;
+
 const functionDatabase = {
   DATABASE_URL: secret('databaseUrlPrivate'),
   PG_POOL_MAX: plain((c) => String(c.functions.poolMax)),
@@ -83,7 +94,7 @@ function fn(
     kind: 'function',
     serviceAccountId: `conveyor-${name}`,
     description,
-    env: { ...common, ...env },
+    env: { ...common, ...telemetry, ...env },
     publishes: [...new Set([...(options.publishes ?? []), ...deadLetterTopicsOf(name)])],
     cloudSqlSocket: false,
     bigqueryDataEditor: options.bigqueryDataEditor ?? false,
@@ -97,6 +108,7 @@ export const DEPLOYABLES: Readonly<Record<DeployableName, DeployableSpec>> = {
     description: 'Conveyor API (Cloud Run): orders, webhooks, dead-letter redrive, replay',
     env: {
       ...common,
+      ...telemetry,
       DATABASE_URL: secret('databaseUrlSocket'),
       PG_POOL_MAX: plain((c) => String(c.api.poolMax)),
       PAYMENT_WEBHOOK_SECRET: secret('paymentWebhook'),
@@ -161,6 +173,11 @@ export const DEPLOYABLES: Readonly<Record<DeployableName, DeployableSpec>> = {
     { publishes: [TOPIC.orderEvents] },
   ),
 };
+
+/** Whether a deployable writes traces and metrics (then it holds TELEMETRY_WRITER_ROLES). */
+export function exportsTelemetry(name: DeployableName): boolean {
+  return 'CONVEYOR_TRACE_EXPORTER' in DEPLOYABLES[name].env;
+}
 
 /** The secrets a deployable's environment reads. */
 export function secretsOf(name: DeployableName): SecretKey[] {

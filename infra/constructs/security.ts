@@ -2,8 +2,9 @@
  * Identities, secrets and every IAM grant, in one place so least privilege can be read at once.
  * One service account per deployable (infra/deployables.ts) plus the push invoker, the scheduler
  * and the function builder. Grants are on single resources (a topic, a secret, the dataset, one
- * function); the three project-level ones are conditioned on the instance (cloudsql.client) or
- * have no narrower scope (logging.logWriter for builds). No primitive roles, no public members.
+ * function); the project-level ones are conditioned on the instance (cloudsql.client) or have no
+ * narrower scope (logging.logWriter for builds; cloudtrace.agent and monitoring.metricWriter for
+ * the deployables that export telemetry). No primitive roles, no public members.
  *
  * Grants come in two steps because of what depends on them: runtime access (secrets, Cloud SQL,
  * BigQuery, build) must exist before the services and functions are deployed; delivery access
@@ -33,9 +34,10 @@ import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucke
 import { FUNCTION, SUBSCRIPTIONS, TOPIC } from '#shared/contracts/catalogue.ts';
 import type { FunctionName, TopicName } from '#shared/contracts/catalogue.ts';
 import type { EnvironmentConfig } from '../config.ts';
-import { DEPLOYABLES, SECRET, secretsOf } from '../deployables.ts';
+import { DEPLOYABLES, exportsTelemetry, SECRET, secretsOf } from '../deployables.ts';
 import type { DeployableName, SecretKey } from '../deployables.ts';
 import { setComponent } from './component.ts';
+import { TELEMETRY_WRITER_ROLES } from './monitoring.ts';
 import { RandomPassword } from './random-password.ts';
 
 export const IDENTITY = {
@@ -216,6 +218,18 @@ export class Security extends Construct {
             },
           }),
         );
+      }
+      if (exportsTelemetry(name)) {
+        // Traces and metrics are written to the project: these roles have no narrower resource.
+        for (const role of TELEMETRY_WRITER_ROLES) {
+          own.push(
+            new ProjectIamMember(this, `${name}-writes-${role.slice(role.indexOf('/') + 1)}`, {
+              project: this.config.projectId,
+              role,
+              member,
+            }),
+          );
+        }
       }
       if (spec.bigqueryDataEditor) {
         own.push(

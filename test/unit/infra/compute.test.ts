@@ -8,13 +8,18 @@ import { ENVIRONMENT_NAMES } from '../../../infra/config.ts';
 import { CLOUD_SQL_MOUNT } from '../../../infra/constructs/database.ts';
 import { DEPLOYABLES, resolveEnv, SECRET } from '../../../infra/deployables.ts';
 import type { DeployableName } from '../../../infra/deployables.ts';
+import { telemetryEnv } from '#shared/telemetry/config.ts';
 import { names, ref, referenced, resource, resources, stackDir, synthesize } from './synth.ts';
 import type { Attributes, TerraformJson } from './synth.ts';
 
 const { json, stacks, artifacts, outdir } = synthesize();
 
-/** The names agreed with api/config.ts and functions/<name>/config.ts, plus shared/config's pool size. */
+/**
+ * The names agreed with api/config.ts and functions/<name>/config.ts, plus shared/config's pool size
+ * and the telemetry settings every running deployable reads (shared/telemetry/config.ts).
+ */
 const CONTRACT = new Set([
+  ...Object.keys(telemetryEnv.shape),
   'DATABASE_URL',
   'CONVEYOR_PROJECT_ID',
   'LOG_LEVEL',

@@ -56,6 +56,13 @@ function expectedGrants(project: string): Record<string, string[]> {
   };
   for (const name of functionUrlReaders)
     table[`conveyor-${name}`]!.push('roles/secretmanager.secretAccessor on conveyor-database-url-private');
+  // Every running deployable writes its traces and metrics (the migration job exports none).
+  const telemetryWriters = ['api', 'saga', 'analytics', 'notifier', 'ingest', 'dead-letter', 'timeouts'];
+  for (const name of telemetryWriters)
+    table[`conveyor-${name}`]!.push(
+      `roles/cloudtrace.agent on ${project}`,
+      `roles/monitoring.metricWriter on ${project}`,
+    );
   return Object.fromEntries(Object.entries(table).map(([account, list]) => [account, list.sort()]));
 }
 
