@@ -150,6 +150,9 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
       schema: {
         tags: ['orders'],
         summary: 'List orders, newest first',
+        description:
+          'Filtered by status, customer and creation time ([createdAfter, createdBefore)); keyset paged: ' +
+          'pass nextCursor with the same filters for the next page.',
         querystring: ListOrdersQuerySchema,
         response: {
           200: success(OrderPageSchema, 'A page of orders, newest first'),
@@ -158,7 +161,7 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
       },
     },
     async (request) => {
-      const { status, customerId, limit, cursor } = request.query;
+      const { status, customerId, createdAfter, createdBefore, limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, OrderCursorSchema) : undefined;
       if (cursor && !after) {
         throw new HttpProblem(400, 'invalid-request', 'the cursor is not one this API issued', {
@@ -169,6 +172,8 @@ export const ordersRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
       const page = await listOrders(services.pool, {
         status,
         customerId,
+        createdAfter,
+        createdBefore,
         limit,
         after: after ? { createdAt: after.c, id: after.i } : undefined,
       });

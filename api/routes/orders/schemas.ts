@@ -154,6 +154,8 @@ export function toOrder(state: OrderState): Order {
 export const ListOrdersQuerySchema = z.strictObject({
   status: OrderStatusSchema.optional(),
   customerId: CustomerIdSchema.optional(),
+  createdAfter: TimestampSchema.optional().describe('Only orders created at or after this instant.'),
+  createdBefore: TimestampSchema.optional().describe('Only orders created before this instant.'),
   limit: LimitSchema,
   cursor: CursorSchema.optional(),
 });
