@@ -37,6 +37,7 @@ import { catalogueRoutes } from './routes/catalogue/index.ts';
 import { deadLetterRoutes } from './routes/dead-letters/index.ts';
 import { healthRoutes } from './routes/health/index.ts';
 import { inventoryRoutes } from './routes/inventory/index.ts';
+import { operationsRoutes } from './routes/operations/index.ts';
 import { ordersRoutes } from './routes/orders/index.ts';
 import { replayRoutes } from './routes/replays/index.ts';
 import { webhookRoutes, type WebhookSecrets } from './routes/webhooks/index.ts';
@@ -102,6 +103,7 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await app.register(webhookRoutes, { secrets: deps.webhookSecrets });
   await app.register(deadLetterRoutes, { publisher: deps.publisher });
   await app.register(replayRoutes, { publisher: deps.publisher });
+  await app.register(operationsRoutes, { telemetry });
 };
 
 /**

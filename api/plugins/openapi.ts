@@ -49,6 +49,11 @@ export async function openApi(app: FastifyInstance): Promise<void> {
           name: 'replays',
           description: 'Republish history from the event store to one consumer (operators)',
         },
+        {
+          name: 'operations',
+          description:
+            "What the operations console reads: an order's timeline, traces, live numbers (operators)",
+        },
         { name: 'health', description: 'Probes' },
       ],
     },
