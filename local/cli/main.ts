@@ -1,11 +1,13 @@
 /**
  * `conveyor` (npx conveyor …, or node local/cli/main.ts …): the operator CLI. It talks to the API
- * (CONVEYOR_API_URL, CONVEYOR_API_KEY) and, for reconciliation, to Postgres and BigQuery. Each
+ * (CONVEYOR_API_URL, CONVEYOR_API_KEY), to Pub/Sub (tail) and BigQuery (bq, reconcile) and, for
+ * reconciliation, to Postgres; defaults come from a running `npm start` (defaults.ts). Each
  * command lives in commands/<name>.ts. Exit codes: see output.ts (0 ok, 1 failed, 2 usage,
  * 3 unavailable, 130 interrupted).
  */
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands/index.ts';
+import { withLocalStackDefaults } from './defaults.ts';
 import { CliError, EXIT_CODE, say, type CliContext, type ExitCode } from './output.ts';
 
 let exitCode: ExitCode = EXIT_CODE.ok;
@@ -19,7 +21,8 @@ process.on('SIGINT', () => {
 });
 
 const context: CliContext = {
-  env: process.env,
+  // A local stack's endpoints and key (npm start) unless the environment says otherwise.
+  env: withLocalStackDefaults(process.env),
   stdout: process.stdout,
   stderr: process.stderr,
   setExitCode: (code) => (exitCode = code),
