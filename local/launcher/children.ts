@@ -35,9 +35,11 @@ export interface ManagedChild {
   /** Pid of the running process (undefined when not running). */
   readonly pid: number | undefined;
   readonly running: boolean;
-  /** The last lines it wrote (stdout and stderr), oldest first. */
+  /** The last lines it wrote (stdout and stderr), oldest first (at most 2,000). */
   output(): string[];
-  /** Resolves with the first line from now on (or from `since`, an output() length) matching `pattern`. */
+  /** How many lines it wrote so far (over all its starts). */
+  written(): number;
+  /** Resolves with the first line from now on (or after line `since`, a written() count) matching `pattern`. */
   waitForLine(pattern: RegExp, options?: { timeoutMs?: number; since?: number }): Promise<RegExpExecArray>;
   /** Starts it again with the same command and environment; resolves once it is ready. */
   start(): Promise<void>;
@@ -203,6 +205,10 @@ class Child implements ManagedChild {
 
   output(): string[] {
     return [...this.lines];
+  }
+
+  written(): number {
+    return this.total();
   }
 
   async start(): Promise<void> {

@@ -3,7 +3,7 @@
  * (infra/deployables.ts, the same table, so the names cannot drift), with local values, plus the
  * variables that point it at the emulators and make it check push OIDC tokens as Cloud Run does.
  */
-import type { EnvironmentConfig } from '../../infra/config.ts';
+import { loadEnvironments, type EnvironmentConfig } from '../../infra/config.ts';
 import { DEPLOYABLES, resolveEnv, type DeployableName, type SecretKey } from '../../infra/deployables.ts';
 
 export interface LocalSettings {
@@ -18,6 +18,8 @@ export interface LocalSettings {
   shippingUrl: string;
   approvalThresholdMinor: number;
   poolMax: { api: number; functions: number };
+  /** The API's URL: it collects the other processes' traces and metrics (OTLP) for the console. */
+  apiUrl: string;
   secrets: { paymentWebhook: string; shippingWebhook: string; notifierSigning: string };
 }
 
@@ -37,15 +39,17 @@ export function inheritedEnv(env: Readonly<Record<string, string | undefined>>):
 
 /** Infra's variables of `name` with local values, plus the emulator endpoints it needs. */
 export function deployableEnv(name: DeployableName, local: LocalSettings): Record<string, string> {
-  // Only the fields infra's env table reads; test/unit/launcher checks every value is defined.
-  const config = {
+  // Infra's dev environment with this machine's values where the table reads them.
+  const dev = loadEnvironments({}).dev;
+  const config: EnvironmentConfig = {
+    ...dev,
     projectId: local.projectId,
-    logLevel: local.logLevel,
+    logLevel: local.logLevel as EnvironmentConfig['logLevel'],
     approvalThresholdMinor: local.approvalThresholdMinor,
-    api: { poolMax: local.poolMax.api },
-    functions: { poolMax: local.poolMax.functions },
+    api: { ...dev.api, poolMax: local.poolMax.api },
+    functions: { ...dev.functions, poolMax: local.poolMax.functions },
     providers: { paymentUrl: local.paymentUrl, shippingUrl: local.shippingUrl },
-  } as unknown as EnvironmentConfig;
+  };
   const { plain, secrets } = resolveEnv(name, config);
   const secretValues: Record<SecretKey, string> = {
     databaseUrlPrivate: local.databaseUrl,
@@ -58,5 +62,17 @@ export function deployableEnv(name: DeployableName, local: LocalSettings): Recor
   for (const [variable, key] of Object.entries(secrets)) env[variable] = secretValues[key];
   env.PUBSUB_EMULATOR_HOST = local.pubsubHost;
   if (DEPLOYABLES[name].bigqueryDataEditor) env.BIGQUERY_API_ENDPOINT = local.bigqueryUrl;
+  // Telemetry stays on this machine: the API keeps it (`local`, the console's collector), the
+  // other processes send theirs to the API over OTLP, instead of Cloud Trace and Monitoring.
+  if ('CONVEYOR_TRACE_EXPORTER' in env) {
+    if (name === 'api') {
+      env.CONVEYOR_TRACE_EXPORTER = 'local';
+      env.CONVEYOR_METRICS_EXPORTER = 'local';
+    } else {
+      env.CONVEYOR_TRACE_EXPORTER = 'otlp';
+      env.CONVEYOR_METRICS_EXPORTER = 'otlp';
+      env.OTEL_EXPORTER_OTLP_ENDPOINT = local.apiUrl;
+    }
+  }
   return env;
 }

@@ -228,6 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     shippingUrl: shipping.url,
     approvalThresholdMinor: options.approvalThresholdMinor ?? 100_000,
     poolMax: { api: options.poolMax?.api ?? 10, functions: options.poolMax?.functions ?? 5 },
+    apiUrl,
     secrets,
   });
 

@@ -24,6 +24,7 @@ const local: LocalSettings = {
   shippingUrl: 'http://127.0.0.1:4020',
   approvalThresholdMinor: 100_000,
   poolMax: { api: 10, functions: 5 },
+  apiUrl: 'http://127.0.0.1:8080',
   secrets: {
     paymentWebhook: 'whsec_payment_0123456789abcdef',
     shippingWebhook: 'whsec_shipping_0123456789abcdef',
@@ -45,6 +46,13 @@ describe('launcher: the environment of each deployable', () => {
         DEPLOYABLES[name].bigqueryDataEditor ? local.bigqueryUrl : undefined,
       );
       if ('DATABASE_URL' in DEPLOYABLES[name].env) assert.equal(env.DATABASE_URL, local.databaseUrl);
+      // Telemetry goes to the local collector in the API, never to Google.
+      if ('CONVEYOR_TRACE_EXPORTER' in DEPLOYABLES[name].env) {
+        assert.deepEqual(
+          [env.CONVEYOR_TRACE_EXPORTER, env.CONVEYOR_METRICS_EXPORTER, env.OTEL_EXPORTER_OTLP_ENDPOINT],
+          name === 'api' ? ['local', 'local', undefined] : ['otlp', 'otlp', local.apiUrl],
+        );
+      }
     });
   }
 
