@@ -13,6 +13,11 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // While checked out, a client has no pool listener: a connection the server ends between two
+  // statements (a restart, a failover) would emit an unhandled 'error' and crash the process. The
+  // next statement fails anyway; the connection is then destroyed, not reused.
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
   try {
     await client.query(isolation === 'read committed' ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${isolation}`);
     const result = await work(client);
@@ -24,6 +29,7 @@ export async function withTransaction<T>(
     });
     throw error;
   } finally {
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }
