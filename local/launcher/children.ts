@@ -22,8 +22,8 @@ export interface ChildSpec {
   args: readonly string[];
   env: Readonly<Record<string, string>>;
   cwd?: string;
-  /** The output line that says it is ready. */
-  ready: RegExp;
+  /** The output line that says it is ready, or a probe (an HTTP health check) that says so. */
+  ready: RegExp | (() => Promise<boolean>);
   readyTimeoutMs?: number;
   /** How long SIGTERM gets before SIGKILL. Default 10 s. */
   stopGraceMs?: number;
@@ -259,10 +259,28 @@ class Child implements ManagedChild {
     }
     void this.changed();
     try {
-      await this.waitForLine(this.spec.ready, { timeoutMs: this.spec.readyTimeoutMs ?? 30_000, since });
+      const timeoutMs = this.spec.readyTimeoutMs ?? 30_000;
+      const ready = this.spec.ready;
+      if (ready instanceof RegExp) await this.waitForLine(ready, { timeoutMs, since });
+      else await this.probe(ready, timeoutMs);
     } catch (error) {
       await this.kill();
       throw error;
+    }
+  }
+
+  /** Polls `ready` until it says yes; fails if the process exits first or the time runs out. */
+  private async probe(ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running)
+        throw new Error(`${this.name} exited before it was ready:\n${this.lines.slice(-30).join('\n')}`);
+      if (await ready().catch(() => false)) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `${this.name}: not ready within ${timeoutMs} ms:\n${this.lines.slice(-30).join('\n')}`,
+        );
+      await delay(50);
     }
   }
 

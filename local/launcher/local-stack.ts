@@ -394,7 +394,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             ...options.env?.api,
           },
           cwd: ROOT,
-          ready: /listening on http/,
+          // Whatever LOG_LEVEL says: ready when it answers.
+          ready: () =>
+            fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(1_000) }).then(
+              (response) => response.ok,
+            ),
         },
         { API: apiUrl, 'API docs': `${apiUrl}/docs` },
       ).start(env),
