@@ -17,7 +17,8 @@ export interface LocalSettings {
   paymentUrl: string;
   shippingUrl: string;
   approvalThresholdMinor: number;
-  poolMax: { api: number; functions: number };
+  /** PG_POOL_MAX of the API and of each function, where not infra's. */
+  poolMax: { api?: number | undefined; functions?: number | undefined };
   /** The API's URL: it collects the other processes' traces and metrics (OTLP) for the console. */
   apiUrl: string;
   secrets: { paymentWebhook: string; shippingWebhook: string; notifierSigning: string };
@@ -46,8 +47,8 @@ export function deployableEnv(name: DeployableName, local: LocalSettings): Recor
     projectId: local.projectId,
     logLevel: local.logLevel as EnvironmentConfig['logLevel'],
     approvalThresholdMinor: local.approvalThresholdMinor,
-    api: { ...dev.api, poolMax: local.poolMax.api },
-    functions: { ...dev.functions, poolMax: local.poolMax.functions },
+    api: { ...dev.api, poolMax: local.poolMax.api ?? dev.api.poolMax },
+    functions: { ...dev.functions, poolMax: local.poolMax.functions ?? dev.functions.poolMax },
     providers: { paymentUrl: local.paymentUrl, shippingUrl: local.shippingUrl },
   };
   const { plain, secrets } = resolveEnv(name, config);

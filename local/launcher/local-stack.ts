@@ -98,7 +98,7 @@ export interface LocalStackOptions {
   approvalThresholdMinor?: number;
   /** LOG_LEVEL of every component. Default info. */
   logLevel?: string;
-  /** Pool sizes (PG_POOL_MAX) of the API and of each function. Default 10 and 5. */
+  /** Pool sizes (PG_POOL_MAX) of the API and of each function. Default: infra's dev environment's. */
   poolMax?: { api?: number; functions?: number };
   /** Keep the BigQuery emulator's tables on disk in the data directory. Default true. */
   persistBigQuery?: boolean;
@@ -227,7 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     paymentUrl: payment.url,
     shippingUrl: shipping.url,
     approvalThresholdMinor: options.approvalThresholdMinor ?? 100_000,
-    poolMax: { api: options.poolMax?.api ?? 10, functions: options.poolMax?.functions ?? 5 },
+    poolMax: options.poolMax ?? {},
     apiUrl,
     secrets,
   });

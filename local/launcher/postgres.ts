@@ -14,6 +14,8 @@ export interface LocalDatabase {
   /** Connection URL of the `conveyor` database. */
   readonly url: string;
   readonly embedded: boolean;
+  /** The embedded server's postmaster (its backends are its children); undefined when not ours or stopped. */
+  readonly pid: number | undefined;
   /** Fast shutdown of the embedded server (not available with DATABASE_URL). */
   stop(): Promise<void>;
   /** Starts the embedded server again on the same port and data. */
@@ -36,7 +38,7 @@ export function postgresComponent(options: {
         const url = options.databaseUrl;
         await migrate({ databaseUrl: url, log: () => {} });
         const refuse = () => Promise.reject(new Error('PostgreSQL from DATABASE_URL is not ours to stop'));
-        options.onReady?.({ url, embedded: false, stop: refuse, start: refuse });
+        options.onReady?.({ url, embedded: false, pid: undefined, stop: refuse, start: refuse });
         return {
           name: 'PostgreSQL',
           endpoints: { PostgreSQL: `${redact(url)} (from DATABASE_URL)` },
@@ -64,6 +66,9 @@ export function postgresComponent(options: {
         options.onReady?.({
           url,
           embedded: true,
+          get pid() {
+            return server?.pid;
+          },
           async stop() {
             await server?.stop();
             server = undefined;

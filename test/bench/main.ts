@@ -1,28 +1,102 @@
 /**
- * `npm run bench`: Conveyor's benchmarks, one after another. Each prints a table and its results
- * go to .tmp/bench/<name>.json (the latest) and .tmp/bench/<name>-<time>.json (history). Exits
- * non-zero when a bench misses its targets.
+ * `npm run bench`: Conveyor's benchmarks, one after another, then one table of the figures and
+ * their ratios to baselines measured in the same run, written also to .tmp/bench/results.json.
+ * Each bench prints its own table too and keeps its own file (.tmp/bench/<name>.json, the latest,
+ * and <name>-<time>.json). Exits non-zero when a bench misses its targets.
  *
- *   node test/bench/main.ts            every bench
- *   node test/bench/main.ts api        only the named ones
+ *   node test/bench/main.ts                  every bench: api, e2e, pubsub, replay
+ *   node test/bench/main.ts api e2e          only the named ones
+ *
+ * - api: POST /v1/orders against a bare Fastify route doing one insert (api.ts).
+ * - e2e: accept → order.completed through the whole local stack (e2e.ts).
+ * - pubsub: our emulator's publish and streaming pull against Google's where gcloud has it
+ *   (pubsub.ts, `npm run bench:pubsub`, run as its own process).
+ * - replay: 100,000 events replayed into BigQuery (replay.ts, `npm run bench:replay`, its own process).
+ * Their settings are their files' environment variables (BENCH_*).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import Table from 'cli-table3';
 import { runApiBench, type ApiBenchResult } from './api.ts';
+import { runE2eBench, withProfiles, type E2eBenchResult } from './e2e.ts';
+import { printProfiles } from './profile.ts';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const OUT_DIR = path.join(ROOT, '.tmp/bench');
+
+interface PubSubResult {
+  target: 'ours' | 'google';
+  scenario: string;
+  publishRate: number;
+  receiveRate: number;
+  completed: boolean;
+}
+interface PubSubBenchResult {
+  name: 'pubsub';
+  messages: number;
+  results: PubSubResult[];
+  pass: boolean;
+}
+interface ReplayBenchResult {
+  name: 'replay';
+  config: { events: number };
+  seconds: number;
+  eventsPerSecond: number;
+  views: { duplicates: number };
+  target: { seconds: number };
+  pass: boolean;
+}
+type Result = ApiBenchResult | E2eBenchResult | PubSubBenchResult | ReplayBenchResult;
+
 interface Bench {
-  run(): Promise<{ pass: boolean }>;
+  run(): Promise<Result>;
   print(result: never): string;
+}
+
+/** Runs a bench script that writes .tmp/bench/<name>.json as its own process; returns that file. */
+async function script<T>(file: string, name: string): Promise<T> {
+  // An earlier run's file must not pass for this run's.
+  await rm(path.join(OUT_DIR, `${name}.json`), { force: true });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, file)], { cwd: ROOT, stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  const result = JSON.parse(await readFile(path.join(OUT_DIR, `${name}.json`), 'utf8')) as T;
+  return { ...result, exitCode: code };
 }
 
 const BENCHES: Record<string, Bench> = {
   api: { run: () => runApiBench(), print: (result: ApiBenchResult) => printApi(result) },
+  e2e: {
+    run: async () => withProfiles(await runE2eBench()),
+    print: (result: E2eBenchResult) => printE2e(result),
+  },
+  pubsub: {
+    async run() {
+      const result = await script<Omit<PubSubBenchResult, 'name' | 'pass'>>('test/bench/pubsub.ts', 'pubsub');
+      const ours = result.results.filter((r) => r.target === 'ours');
+      const google = result.results.filter((r) => r.target === 'google');
+      // Publish + streaming pull at least Google's emulator's on every scenario (where it runs).
+      const pass =
+        ours.every((r) => r.completed) &&
+        ours.every((r) => {
+          const theirs = google.find((g) => g.scenario === r.scenario);
+          return !theirs || (r.publishRate >= theirs.publishRate && r.receiveRate >= theirs.receiveRate);
+        });
+      return { name: 'pubsub', ...result, pass };
+    },
+    print: () => '', // pubsub.ts printed its table
+  },
+  replay: {
+    run: () => script<ReplayBenchResult>('test/bench/replay.ts', 'replay'),
+    print: () => '', // replay.ts printed its summary
+  },
 };
-
-const OUT_DIR = path.resolve(import.meta.dirname, '../../.tmp/bench');
 
 const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !(name in BENCHES));
@@ -30,21 +104,189 @@ if (unknown.length > 0) {
   console.error(`unknown bench ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`);
   process.exit(2);
 }
+const started = new Date();
+const load = os.loadavg()[0]!;
+const results: Record<string, Result> = {};
 let failed = false;
 await mkdir(OUT_DIR, { recursive: true });
 for (const name of requested.length > 0 ? requested : Object.keys(BENCHES)) {
   const bench = BENCHES[name]!;
-  const result = await bench.run();
-  console.log(`\n${bench.print(result as never)}`);
-  const json = `${JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2)}\n`;
-  await writeFile(path.join(OUT_DIR, `${name}.json`), json);
-  await writeFile(path.join(OUT_DIR, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), json);
-  console.log(
-    `${name}: ${result.pass ? 'targets met' : 'TARGETS MISSED'} (results in ${path.relative(process.cwd(), OUT_DIR)}/${name}.json)`,
-  );
+  let result: Result;
+  try {
+    result = await bench.run();
+  } catch (error) {
+    console.error(`${name}: the bench failed to run:`, error);
+    failed = true;
+    continue;
+  }
+  results[name] = result;
+  const printed = bench.print(result as never);
+  if (printed) console.log(`\n${printed}`);
+  if (name === 'api' || name === 'e2e') {
+    const json = `${JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2)}\n`;
+    await writeFile(path.join(OUT_DIR, `${name}.json`), json);
+    await writeFile(
+      path.join(OUT_DIR, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+      json,
+    );
+  }
+  console.log(`${name}: ${result.pass ? 'targets met' : 'TARGETS MISSED'}`);
   failed ||= !result.pass;
 }
+
+const summary = summarize(results);
+console.log(
+  `\nConveyor benchmarks (${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; ` +
+    `load average ${load.toFixed(1)} at the start)`,
+);
+console.log(printSummary(summary));
+await writeFile(
+  path.join(OUT_DIR, 'results.json'),
+  `${JSON.stringify(
+    {
+      at: started.toISOString(),
+      machine: {
+        cpus: os.availableParallelism(),
+        model: os.cpus()[0]?.model,
+        loadAverageAtStart: load,
+        node: process.version,
+      },
+      summary,
+      results,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`results in ${path.relative(process.cwd(), path.join(OUT_DIR, 'results.json'))}`);
 process.exit(failed ? 1 : 0);
+
+interface SummaryRow {
+  bench: string;
+  figure: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  met: boolean | null;
+}
+
+function summarize(all: Record<string, Result>): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  const api = all.api as ApiBenchResult | undefined;
+  if (api) {
+    rows.push({
+      bench: 'API accept path (POST /v1/orders, committed + published)',
+      figure: `${api.accept.rps} orders/s, p99 ${api.accept.p99Ms} ms`,
+      baseline: `bare Fastify + 1 insert: ${api.bare.rps}/s`,
+      ratio: api.ratio.toFixed(2),
+      target: `≥ ${api.targets.ratio}`,
+      met: api.ratio >= api.targets.ratio,
+    });
+    rows.push({
+      bench: 'API at half its peak',
+      figure: `${api.halfPeak.rps} orders/s, p99 ${api.halfPeak.p99Ms} ms`,
+      baseline: '—',
+      ratio: '—',
+      target: `p99 < ${api.targets.halfPeakP99Ms} ms`,
+      met: api.halfPeak.p99Ms < api.targets.halfPeakP99Ms,
+    });
+  }
+  const e2e = all.e2e as E2eBenchResult | undefined;
+  if (e2e) {
+    const best = e2e.best;
+    rows.push({
+      bench: `End to end (accept → order.completed), ${best.offeredOrdersPerSecond} orders/s offered`,
+      figure: `${best.eventsPerSecond} events/s (${best.ordersPerSecond} orders/s), p50 ${best.p50Ms} ms, p99 ${best.p99Ms} ms`,
+      baseline: api ? `API accept peak: ${api.accept.rps} orders/s` : '—',
+      ratio: api ? (best.ordersPerSecond / api.accept.rps).toFixed(2) : '—',
+      target: `≥ ${e2e.targets.eventsPerSecond} events/s, p99 < ${e2e.targets.p99Ms} ms`,
+      met: e2e.pass,
+    });
+  }
+  const pubsub = all.pubsub as PubSubBenchResult | undefined;
+  if (pubsub) {
+    for (const ours of pubsub.results.filter((r) => r.target === 'ours')) {
+      const google = pubsub.results.find((r) => r.target === 'google' && r.scenario === ours.scenario);
+      rows.push({
+        bench: `Pub/Sub emulator, ${ours.scenario} (publish / streaming pull)`,
+        figure: `${Math.round(ours.publishRate)} / ${Math.round(ours.receiveRate)} msg/s`,
+        baseline: google
+          ? `Google's emulator: ${Math.round(google.publishRate)} / ${Math.round(google.receiveRate)} msg/s`
+          : "Google's emulator not installed",
+        ratio: google
+          ? `${(ours.publishRate / google.publishRate).toFixed(1)} / ${(ours.receiveRate / google.receiveRate).toFixed(1)}`
+          : '—',
+        target: "≥ Google's",
+        met: google ? ours.publishRate >= google.publishRate && ours.receiveRate >= google.receiveRate : null,
+      });
+    }
+  }
+  const replay = all.replay as ReplayBenchResult | undefined;
+  if (replay) {
+    rows.push({
+      bench: `Replay of ${replay.config.events.toLocaleString('en')} events into BigQuery`,
+      figure: `${replay.seconds} s (${replay.eventsPerSecond} events/s), ${replay.views.duplicates} duplicates in the views`,
+      baseline: `target time ${replay.target.seconds} s`,
+      ratio: (replay.target.seconds / replay.seconds).toFixed(2),
+      target: `< ${replay.target.seconds} s, 0 duplicates`,
+      met: replay.pass,
+    });
+  }
+  return rows;
+}
+
+function printSummary(rows: readonly SummaryRow[]): string {
+  const table = new Table({ head: ['bench', 'figure', 'baseline (same run)', 'ratio', 'target', 'met'] });
+  for (const row of rows)
+    table.push([
+      row.bench,
+      row.figure,
+      row.baseline,
+      row.ratio,
+      row.target,
+      row.met === null ? '—' : row.met ? 'yes' : 'NO',
+    ]);
+  return table.toString();
+}
+
+function printE2e(result: E2eBenchResult): string {
+  const table = new Table({
+    head: [
+      'offered orders/s',
+      'accepted',
+      'events/s',
+      'orders/s',
+      'p50 ms',
+      'p99 ms',
+      'drain ms',
+      'CPU s (busiest)',
+    ],
+  });
+  for (const step of result.steps) {
+    const busiest = Object.entries(step.cpuSeconds)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4)
+      .map(([name, seconds]) => `${name} ${seconds}`)
+      .join(', ');
+    table.push([
+      step.offeredOrdersPerSecond,
+      step.accepted,
+      step.eventsPerSecond,
+      step.ordersPerSecond,
+      step.p50Ms,
+      step.p99Ms,
+      step.drainMs,
+      busiest,
+    ]);
+  }
+  return [
+    `End to end: accept → order.completed through the local stack, ${result.config.seconds} s per step (${result.config.cpus} CPUs, Node ${result.config.node})`,
+    table.toString(),
+    result.profiles ? `CPU profiles (self time):\n${printProfiles(result.profiles)}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
 
 function printApi(result: ApiBenchResult): string {
   const table = new Table({
