@@ -24,6 +24,7 @@ import {
   type Telemetry,
 } from '#shared/telemetry/index.ts';
 import { auth } from './plugins/auth.ts';
+import { consoleRoutes, type ConsoleOptions } from './plugins/console.ts';
 import { errors, sendProblem } from './plugins/errors.ts';
 import { openApi } from './plugins/openapi.ts';
 import { requestContext } from './plugins/request-context.ts';
@@ -62,6 +63,8 @@ export interface AppDeps {
    * and /v1/metrics, and /metrics is public. Without it (production) /metrics needs the admin scope.
    */
   collector?: LocalCollector | undefined;
+  /** Serve the operations console at /console from this directory (see plugins/console.ts). */
+  console?: ConsoleOptions | undefined;
 }
 
 const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
@@ -104,6 +107,7 @@ const conveyorApi: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await app.register(deadLetterRoutes, { publisher: deps.publisher });
   await app.register(replayRoutes, { publisher: deps.publisher });
   await app.register(operationsRoutes, { telemetry });
+  if (deps.console) await consoleRoutes(app, deps.console);
 };
 
 /**

@@ -63,6 +63,11 @@ export const apiConfigSchema = databaseConfig.extend({
    */
   PAYMENT_WEBHOOK_SECRET: secretList(),
   SHIPPING_WEBHOOK_SECRET: secretList(),
+  /**
+   * The built operations console served at /console. Default: console/ beside the bundle (the
+   * image), else dist/console (running from source; npm start builds it).
+   */
+  CONSOLE_DIR: z.string().min(1).optional(),
   /** SIGTERM to exit; Cloud Run allows 10 s. */
   SHUTDOWN_TIMEOUT_MS: millis(8_000),
 });

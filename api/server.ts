@@ -8,6 +8,7 @@
  * close the publisher and the pool, flush telemetry, exit; a timer exits regardless after
  * SHUTDOWN_TIMEOUT_MS.
  */
+import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit } from '#shared/config/index.ts';
 import { createLogger } from '#shared/logging/index.ts';
 import { createPubSubPublisher } from '#shared/messaging/publisher.ts';
@@ -73,6 +74,7 @@ const app = await buildApp({
   publisher,
   telemetry,
   collector,
+  console: { dir: config.CONSOLE_DIR ?? defaultConsoleDir() },
   webhookSecrets: {
     payment: config.PAYMENT_WEBHOOK_SECRET ?? [],
     shipping: config.SHIPPING_WEBHOOK_SECRET ?? [],
@@ -135,4 +137,10 @@ try {
 } catch (error) {
   logger.fatal({ error }, 'the API failed to start');
   process.exit(1);
+}
+
+/** console/ beside the bundle in the image (dist/api/server.js); dist/console when run from source. */
+function defaultConsoleDir(): string {
+  const bundled = import.meta.url.endsWith('.js');
+  return fileURLToPath(new URL(bundled ? './console' : '../dist/console', import.meta.url));
 }

@@ -95,7 +95,10 @@ export async function buildAll(
   return manifest;
 }
 
-/** dist/api: server.js, migrate.js (+ maps), migrations/, package.json, and api/Dockerfile if present. */
+/**
+ * dist/api: server.js, migrate.js (+ maps), migrations/, console/ (the operations console, built
+ * if stale by api/console/build.ts), package.json, and api/Dockerfile if present.
+ */
 export async function buildApi(options: BuildOptions): Promise<NonNullable<Manifest['api']>> {
   const { root } = options;
   const dir = distLayout(options.distDir).api;
@@ -112,6 +115,7 @@ export async function buildApi(options: BuildOptions): Promise<NonNullable<Manif
   cpSync(path.join(root, 'shared/store/migrations'), path.join(dir, API_BUNDLE.migrations), {
     recursive: true,
   });
+  await copyConsole(options, path.join(dir, API_BUNDLE.console));
   const dockerfile = path.join(root, 'api/Dockerfile');
   if (existsSync(dockerfile)) copyFileSync(dockerfile, path.join(dir, 'Dockerfile'));
   else options.log?.('warning: api/Dockerfile not found; dist/api has no Dockerfile to build the image with');
@@ -128,6 +132,27 @@ export async function buildApi(options: BuildOptions): Promise<NonNullable<Manif
   const sha256 = hashDirectory(dir);
   options.log?.(`api: ${path.relative(root, dir)} (image tag ${shortHash(sha256)})`);
   return { dir: path.relative(options.distDir, dir), tag: shortHash(sha256), sha256, externals };
+}
+
+/** The built console into the image context, building it first if its sources changed. */
+async function copyConsole(options: BuildOptions, into: string): Promise<void> {
+  const builder = path.join(options.root, 'api/console/build.ts');
+  if (!existsSync(builder)) {
+    options.log?.('warning: api/console not found; the API image serves no operations console');
+    return;
+  }
+  const built = (await import(builder)) as {
+    ensureConsoleBuilt(): Promise<'current' | 'built'>;
+    CONSOLE_OUTPUT: string;
+  };
+  const result = await built.ensureConsoleBuilt();
+  const where = path.relative(options.root, built.CONSOLE_OUTPUT);
+  options.log?.(`console: ${result === 'built' ? 'built' : 'up to date'} (${where})`);
+  cpSync(built.CONSOLE_OUTPUT, into, {
+    recursive: true,
+    // The build's own bookkeeping stays out of the image.
+    filter: (source) => !path.basename(source).startsWith('.'),
+  });
 }
 
 /** dist/functions/<name>.zip holding index.js, its map, and package.json (main + dependencies). */

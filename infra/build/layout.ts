@@ -26,5 +26,10 @@ export function distLayout(distDir: string): DistLayout {
   };
 }
 
-/** In the API image: the bundle the container starts, and the migration job's. */
-export const API_BUNDLE = { server: 'server.js', migrate: 'migrate.js', migrations: 'migrations' } as const;
+/** In the API image: the bundle the container starts, the migration job's, and the console it serves. */
+export const API_BUNDLE = {
+  server: 'server.js',
+  migrate: 'migrate.js',
+  migrations: 'migrations',
+  console: 'console',
+} as const;

@@ -49,12 +49,13 @@ export function createPostgresGaugeSource(db: Queryable): GaugeSource {
 /**
  * Consumer lag from something that knows the age of each subscription's oldest unacked message
  * (the local Pub/Sub emulator; production reads Pub/Sub's own metric): keyed by full subscription
- * name, reported by short name for the subscriptions of the catalogue.
+ * name, reported by short name for the catalogue's push subscriptions.
  */
 export function createSubscriptionLagSource(
   read: () => Readonly<Record<string, number>> | Promise<Readonly<Record<string, number>>>,
 ): GaugeSource {
-  const known = new Set(SUBSCRIPTIONS.map((spec) => spec.name));
+  // Consumers' subscriptions (pushed to a function); a parking subscription has no consumer to lag.
+  const known = new Set(SUBSCRIPTIONS.filter((spec) => spec.pushTo).map((spec) => spec.name));
   return async (): Promise<GaugeReadings> => {
     const subscriptionLag: Record<string, number> = {};
     for (const [name, age] of Object.entries(await read())) {

@@ -139,6 +139,8 @@ export interface StackOptions {
    * functions export their metrics to the API (default 1 000 ms; flushTelemetry() exports at once).
    */
   telemetry?: boolean | { metricIntervalMs?: number };
+  /** Serve the operations console at /console (built first if stale; implies telemetry). */
+  console?: boolean;
 }
 
 /** The stack's telemetry: the API's (with the collector the functions report to) and each function's. */
@@ -261,6 +263,13 @@ export const PUSH_INVOKER = 'push-invoker@conveyor-test.iam.gserviceaccount.com'
 
 const routes = new Map<string, Map<string, PushHttpHandler>>();
 
+/** The console's build output, built first when its sources changed. */
+async function builtConsole(): Promise<string> {
+  const { CONSOLE_OUTPUT, ensureConsoleBuilt } = await import('../../api/console/build.ts');
+  await ensureConsoleBuilt();
+  return CONSOLE_OUTPUT;
+}
+
 /** Registers `name` with functions-framework once per process, routing by stack id. */
 function registerFunction(name: string): void {
   if (routes.has(name)) return;
@@ -325,7 +334,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const functionTelemetry = new Map<string, Telemetry>();
     let apiTelemetry: Telemetry | undefined;
     let collector: LocalCollector | undefined;
-    if (options.telemetry) {
+    if (options.telemetry || options.console) {
       collector = createLocalCollector({ maxSpans: 100_000 });
       apiTelemetry = await startTelemetry({
         service: 'api',
@@ -372,6 +381,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       publisher: relayPublisher,
       telemetry: apiTelemetry,
       collector,
+      ...(options.console ? { console: { dir: await builtConsole() } } : {}),
       webhookSecrets: { payment: [webhookSecrets.payment], shipping: [webhookSecrets.shipping] },
       settings: { projectId: PROJECT_ID, rateLimitPerMinute: 10_000_000 },
     });

@@ -32,7 +32,14 @@ export const TimelineEntrySchema = z.object({
   status: z.enum(['ok', 'warning', 'error']),
   /** Undoes an earlier step (refund, release, cancel shipment, cancellation). */
   compensation: z.boolean(),
-  durationMs: z.number().min(0).optional(),
+  durationMs: z
+    .number()
+    .min(0)
+    .optional()
+    .describe(
+      'Saga steps and deliveries: from the event being recorded to the step committed; failures: first to ' +
+        'last; provider calls: the call.',
+    ),
   eventId: z.string().optional(),
   eventType: z.string().optional(),
   consumer: z.string().optional(),
@@ -115,7 +122,6 @@ export function buildTimeline(
           recorded.length > 0
             ? `saga: ${shortType(type)} → ${recorded.map((e) => shortType(e.type)).join(', ')}`
             : `saga: ${shortType(type)} (nothing to do)`,
-        detail: 'from the event being recorded to the step committed',
         compensation: recorded.some((e) => COMPENSATION_TYPES.has(e.type)),
       });
     } else {

@@ -1,0 +1,6 @@
+/** The operations console: mounted into index.html's #app. */
+import { render } from 'preact';
+import { App } from './App.tsx';
+import './styles.css';
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,249 @@
+/**
+ * Dead letters: filter by status, subscription, order and event type; open one to inspect and act
+ * on it; redrive every open one matching the filter at once, after a confirmation.
+ */
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, describeError, type DeadLetter } from '../api.ts';
+import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
+import { Badge, ErrorNotice, PageTitle, Status } from '../components/bits.tsx';
+import { VirtualTable, type Column } from '../components/VirtualTable.tsx';
+import { DEAD_LETTER_STATUSES, DEAD_LETTER_SUBSCRIPTIONS } from '../lib/constants.ts';
+import { dateTime } from '../lib/format.ts';
+import { field } from '../lib/forms.ts';
+import { href, navigate } from '../router.ts';
+
+const PAGE = 100;
+/** The most one bulk redrive republishes (the API's limit). */
+const BULK_LIMIT = 1_000;
+
+const COLUMNS: Column<DeadLetter>[] = [
+  {
+    key: 'at',
+    header: 'Dead-lettered',
+    render: (d) => (
+      <a
+        href={href(['dead-letters', d.id])}
+        aria-label={`Dead letter ${d.id}, ${dateTime(d.deadLetteredAt)}`}
+      >
+        {dateTime(d.deadLetteredAt)}
+      </a>
+    ),
+  },
+  { key: 'subscription', header: 'Subscription', render: (d) => d.sourceSubscription },
+  { key: 'type', header: 'Event type', render: (d) => d.eventType ?? '–' },
+  {
+    key: 'order',
+    header: 'Order',
+    className: 'mono',
+    render: (d) => (d.orderId ? <a href={href(['orders', d.orderId])}>{d.orderId}</a> : '–'),
+  },
+  { key: 'attempts', header: 'Attempts', className: 'num', render: (d) => d.attempts },
+  {
+    key: 'error',
+    header: 'Last error',
+    className: 'clip',
+    render: (d) => <span title={d.lastError}>{d.lastError ?? '–'}</span>,
+  },
+  { key: 'status', header: 'Status', render: (d) => <Badge value={d.status} /> },
+];
+
+export function DeadLetters({ query }: { query: URLSearchParams }) {
+  const filters = {
+    status: query.get('status') ?? 'open',
+    subscription: query.get('subscription') ?? '',
+    orderId: query.get('orderId') ?? '',
+    eventType: query.get('eventType') ?? '',
+  };
+  const [letters, setLetters] = useState<DeadLetter[]>([]);
+  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<string | undefined>(undefined);
+  const loadingRef = useRef(false);
+
+  const load = useCallback(
+    async (after: string | undefined) => {
+      if (loadingRef.current) return;
+      loadingRef.current = true;
+      setLoading(true);
+      try {
+        const search = new URLSearchParams({ limit: String(PAGE) });
+        for (const [key, value] of Object.entries(filters))
+          if (value && value !== 'any') search.set(key, value);
+        if (after) search.set('cursor', after);
+        const page = await api<{ items: DeadLetter[]; nextCursor?: string }>(
+          `/v1/dead-letters?${search.toString()}`,
+        );
+        setLetters((previous) => (after ? [...previous, ...page.items] : page.items));
+        setCursor(page.nextCursor);
+        setError(undefined);
+      } catch (failure) {
+        setError(`Could not list dead letters: ${describeError(failure)}`);
+      } finally {
+        loadingRef.current = false;
+        setLoading(false);
+      }
+    },
+    [query.toString()],
+  );
+  useEffect(() => void load(undefined), [load]);
+  const more = useCallback(() => {
+    if (cursor) void load(cursor);
+  }, [cursor, load]);
+
+  const bulkFilter = {
+    ...(filters.subscription ? { subscription: filters.subscription } : {}),
+    ...(filters.orderId ? { orderId: filters.orderId } : {}),
+    ...(filters.eventType ? { eventType: filters.eventType } : {}),
+  };
+  const described =
+    Object.entries(bulkFilter)
+      .map(([key, value]) => `${key} ${value}`)
+      .join(', ') || 'no filter';
+
+  return (
+    <>
+      <PageTitle>Dead letters</PageTitle>
+      <form
+        class="filters"
+        role="search"
+        aria-label="Filter dead letters"
+        onSubmit={(event) => {
+          event.preventDefault();
+          const form = new FormData(event.currentTarget);
+          const text = (name: string) => field(form, name);
+          navigate(
+            href(['dead-letters'], {
+              status: text('status'),
+              subscription: text('subscription'),
+              orderId: text('orderId'),
+              eventType: text('eventType'),
+            }),
+          );
+        }}
+      >
+        <p class="field">
+          <label for="dl-status">Status</label>
+          <select id="dl-status" name="status" value={filters.status}>
+            <option value="any">any</option>
+            {DEAD_LETTER_STATUSES.map((status) => (
+              <option key={status} value={status}>
+                {status}
+              </option>
+            ))}
+          </select>
+        </p>
+        <p class="field">
+          <label for="dl-subscription">Subscription</label>
+          <select id="dl-subscription" name="subscription" value={filters.subscription}>
+            <option value="">any</option>
+            {DEAD_LETTER_SUBSCRIPTIONS.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </p>
+        <p class="field">
+          <label for="dl-order">Order id</label>
+          <input id="dl-order" name="orderId" type="search" class="mono" value={filters.orderId} />
+        </p>
+        <p class="field">
+          <label for="dl-type">Event type</label>
+          <input
+            id="dl-type"
+            name="eventType"
+            type="search"
+            value={filters.eventType}
+            placeholder="payment.processed.v1"
+          />
+        </p>
+        <p class="field buttons">
+          <button type="submit" class="primary">
+            Filter
+          </button>
+        </p>
+      </form>
+      <ErrorNotice error={error} />
+      {result && <Status>{result}</Status>}
+      <div class="toolbar">
+        <p class="count" role="status" aria-live="polite">
+          {loading && letters.length === 0
+            ? 'Loading…'
+            : `${letters.length} dead letter${letters.length === 1 ? '' : 's'}${cursor ? ' so far' : ''}`}
+        </p>
+        <button
+          type="button"
+          class="primary"
+          disabled={filters.status !== 'open' || letters.length === 0}
+          title={
+            filters.status !== 'open'
+              ? 'Only open dead letters are redriven: filter by status open'
+              : undefined
+          }
+          onClick={() => setConfirming(true)}
+        >
+          Redrive all matching…
+        </button>
+      </div>
+      <VirtualTable
+        caption="Dead letters, newest first"
+        rows={letters}
+        columns={COLUMNS}
+        rowKey={(d) => d.id}
+        onEndReached={more}
+      />
+      {cursor && (
+        <p>
+          <button type="button" class="secondary" disabled={loading} onClick={more}>
+            {loading ? 'Loading…' : `Load ${PAGE} more`}
+          </button>
+        </p>
+      )}
+      <ConfirmDialog
+        open={confirming}
+        title="Redrive dead letters"
+        confirmLabel="Redrive"
+        reason={{ label: 'Reason, for the audit log', required: false }}
+        busy={busy}
+        onCancel={() => setConfirming(false)}
+        onConfirm={(reason) =>
+          void (async () => {
+            setBusy(true);
+            try {
+              const answer = await api<{ redriven: unknown[]; failed: { id: string; error: string }[] }>(
+                '/v1/dead-letters/redrive',
+                {
+                  method: 'POST',
+                  body: { filter: bulkFilter, limit: BULK_LIMIT, ...(reason ? { reason } : {}) },
+                },
+              );
+              setResult(
+                `Redriven ${answer.redriven.length}` +
+                  (answer.failed.length > 0
+                    ? `; ${answer.failed.length} failed (${answer.failed[0]!.error})`
+                    : '.'),
+              );
+              setConfirming(false);
+              await load(undefined);
+            } catch (failure) {
+              setResult(`Redrive failed: ${describeError(failure)}`);
+              setConfirming(false);
+            } finally {
+              setBusy(false);
+            }
+          })()
+        }
+      >
+        <p>
+          Every <strong>open</strong> dead letter matching {described} (up to {BULK_LIMIT.toLocaleString()})
+          is republished to its source topic with its original id; its consumer processes it again (at most
+          once, by event id). {letters.length} match{letters.length === 1 ? 'es' : ''} in the list
+          {cursor ? ' so far' : ''}.
+        </p>
+      </ConfirmDialog>
+    </>
+  );
+}
