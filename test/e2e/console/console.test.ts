@@ -167,6 +167,8 @@ describe('operations console in Chromium', { skip: CHROMIUM_MISSING }, () => {
         intervalMs: 250,
         what: 'the throughput chart to be redrawn',
       });
+      // For the README: half a minute of history on the charts.
+      if (SCREENSHOTS) await new Promise((resolve) => setTimeout(resolve, 30_000));
     } finally {
       flowing = false;
       await traffic;

@@ -7,7 +7,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api, describeError, type Overview } from '../api.ts';
 import { Chart } from '../components/Chart.tsx';
 import { Badge, ErrorNotice, PageTitle, usePolling } from '../components/bits.tsx';
-import { number } from '../lib/format.ts';
+import { duration, number } from '../lib/format.ts';
 import { overviewSeries, rate } from '../lib/series.ts';
 
 const INTERVAL_MS = 2_000;
@@ -97,9 +97,9 @@ export function OverviewView() {
           <div>
             <dt>Outbox backlog</dt>
             <dd>
-              {number(latest?.gauges.outboxBacklog)} rows
+              {number(latest?.gauges.outboxBacklog)} {latest?.gauges.outboxBacklog === 1 ? 'row' : 'rows'}
               {latest?.gauges.outboxOldestAgeSeconds
-                ? ` (oldest ${number(latest.gauges.outboxOldestAgeSeconds, 1)} s)`
+                ? `, oldest ${duration(latest.gauges.outboxOldestAgeSeconds * 1000)}`
                 : ''}
             </dd>
           </div>
@@ -162,7 +162,7 @@ export function OverviewView() {
           unit="s"
           series={series.lag}
           windowMs={windowMs}
-          digits={2}
+          digits={3}
         />
         <Chart
           id="chart-outbox"
