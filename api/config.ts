@@ -39,6 +39,12 @@ export const apiConfigSchema = databaseConfig.extend({
     .regex(/^[\w.-]+:\d+$/, 'expected host:port')
     .optional(),
   PUBSUB_PUBLISH_TIMEOUT_MS: millis(5_000),
+  /**
+   * Local stack only: the Pub/Sub emulator's monitoring URL (its --monitoring-port), where the
+   * consumer-lag gauge reads each subscription's oldest unacked message. In production consumer lag
+   * is Pub/Sub's own metric.
+   */
+  PUBSUB_EMULATOR_MONITORING_URL: z.url().optional(),
   /** Largest request body accepted (413 above it). */
   API_BODY_LIMIT_BYTES: positiveInt(64 * 1024, 10 * 1024 * 1024),
   /** Requests per minute per API key (per instance) unless the key has its own limit. */

@@ -18,6 +18,7 @@ import { createPool, poolConfigFrom } from '#shared/store/pool.ts';
 import {
   createLocalCollector,
   createPostgresGaugeSource,
+  createSubscriptionLagSource,
   instrumentPublisher,
   startTelemetry,
   telemetryConfigOrExit,
@@ -46,8 +47,12 @@ const telemetry = await startTelemetry({
   projectId: config.CONVEYOR_PROJECT_ID,
   config: telemetryConfig,
   collector,
-  // Outbox, open dead letters, event store size: the same numbers from every instance.
-  gauges: [createPostgresGaugeSource(pool)],
+  // Outbox, open dead letters, event store size: the same numbers from every instance; locally,
+  // consumer lag from the emulator.
+  gauges: [
+    createPostgresGaugeSource(pool),
+    ...(config.PUBSUB_EMULATOR_MONITORING_URL ? [emulatorLag(config.PUBSUB_EMULATOR_MONITORING_URL)] : []),
+  ],
   logger,
 });
 const publisher = instrumentPublisher(
@@ -143,4 +148,17 @@ try {
 function defaultConsoleDir(): string {
   const bundled = import.meta.url.endsWith('.js');
   return fileURLToPath(new URL(bundled ? './console' : '../dist/console', import.meta.url));
+}
+
+/** Consumer lag as the local Pub/Sub emulator reports it (GET <monitoring>/v1/oldest-unacked-ages). */
+function emulatorLag(monitoringUrl: string) {
+  const url = new URL(
+    'v1/oldest-unacked-ages',
+    monitoringUrl.endsWith('/') ? monitoringUrl : `${monitoringUrl}/`,
+  );
+  return createSubscriptionLagSource(async () => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    if (!response.ok) throw new Error(`the emulator's monitoring answered ${response.status}`);
+    return (await response.json()) as Record<string, number>;
+  });
 }

@@ -1,8 +1,15 @@
 /**
  * Command line: `npm run emulator:pubsub -- --host 127.0.0.1 --port 8085`. Prints
  * `Pub/Sub emulator listening on HOST:PORT` once it accepts calls; SIGINT/SIGTERM stop it.
+ *
+ * `--monitoring-port` also serves, over plain HTTP, what Cloud Monitoring would report about the
+ * subscriptions: GET /v1/oldest-unacked-ages → {"projects/p/subscriptions/s": seconds, …} (consumer
+ * lag, which the local API's /metrics and console read). Printed as `Pub/Sub emulator monitoring
+ * on http://HOST:PORT` before the listening line.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
 import { startPubSubEmulator } from './index.ts';
 
@@ -33,6 +40,11 @@ const program = new Command()
   .option('--oidc-key-id <kid>', 'key id of --oidc-key in tokens and the JWKS')
   .option('--jwks-out <file>', 'write the JWKS that verifies push OIDC tokens to this file')
   .option(
+    '--monitoring-port <port>',
+    'serve consumer lag over HTTP on this port (0 picks a free one)',
+    integer(0),
+  )
+  .option(
     '--data-dir <dir>',
     'keep topics, subscriptions, unacked messages and the OIDC key here across restarts (default: in memory)',
   )
@@ -48,6 +60,7 @@ const options = program.opts<{
   oidcKeyId?: string;
   jwksOut?: string;
   dataDir?: string;
+  monitoringPort?: number;
 }>();
 
 // Whatever a request does, the emulator keeps serving: every handler already turns errors into
@@ -72,6 +85,21 @@ const emulator = await startPubSubEmulator({
     : {}),
 });
 if (options.jwksOut) await writeFile(options.jwksOut, `${JSON.stringify(emulator.jwks, null, 2)}\n`);
+const monitoring =
+  options.monitoringPort === undefined
+    ? undefined
+    : createServer((request, response) => {
+        if (request.method === 'GET' && request.url === '/v1/oldest-unacked-ages') {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(JSON.stringify(emulator.oldestUnackedAges()));
+        } else response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      });
+if (monitoring) {
+  await new Promise<void>((resolve) => monitoring.listen(options.monitoringPort, options.host, resolve));
+  const { port } = monitoring.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  console.log(`Pub/Sub emulator monitoring on http://${host}:${port}`);
+}
 console.log(`Pub/Sub emulator listening on ${emulator.host}:${emulator.port}`);
 
 let stopping = false;
@@ -79,6 +107,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
+    monitoring?.close();
+    monitoring?.closeAllConnections();
     emulator.stop().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -17,6 +17,36 @@ describe('Pub/Sub emulator command line', () => {
   before(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'pubsub-cli-'))));
   after(() => rm(dir, { recursive: true, force: true }));
 
+  it('serves consumer lag over HTTP with --monitoring-port', async () => {
+    const child = startProcess(process.execPath, [
+      'local/pubsub-emulator/main.ts',
+      '--port',
+      '0',
+      '--monitoring-port',
+      '0',
+    ]);
+    try {
+      const [, monitoring] = await child.waitFor(/^Pub\/Sub emulator monitoring on (http:\/\/\S+)$/m);
+      const [, host, port] = await child.waitFor(READY);
+      const client = new PubSub({ projectId: 'cli', apiEndpoint: `${host}:${port}` });
+      const [topic] = await client.createTopic('lag-topic');
+      await topic.createSubscription('lag-sub');
+      await topic.publishMessage({ data: Buffer.from('waiting') });
+      await client.close();
+      const ages = (await (await fetch(`${monitoring}/v1/oldest-unacked-ages`)).json()) as Record<
+        string,
+        number
+      >;
+      assert.ok(ages['projects/cli/subscriptions/lag-sub']! >= 0, JSON.stringify(ages));
+      assert.equal((await fetch(`${monitoring}/elsewhere`)).status, 404);
+      child.child.kill('SIGTERM');
+      await new Promise((resolve) => child.child.once('exit', resolve));
+      assert.equal(child.child.exitCode, 0, child.output());
+    } finally {
+      await child.kill();
+    }
+  });
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`prints its address once it serves and stops cleanly on ${signal}`, async () => {
       const jwksFile = path.join(dir, `jwks-${signal}.json`);

@@ -8,9 +8,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { PubSub } from '@google-cloud/pubsub';
 import { ensureConsoleBuilt } from '../../../api/console/build.ts';
 import { createApiKey } from '#shared/store/api-keys.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.ts';
+import { parsePrometheus } from '../../helpers/prometheus.ts';
 import { startProcess, type ManagedProcess } from '../../helpers/processes.ts';
 import { PROJECT_ID } from '../../helpers/pubsub.ts';
 
@@ -100,6 +102,36 @@ describe('API process: telemetry and console', () => {
       spans.map((span) => [span.service, span.name]),
       [['saga', 'process order.created.v1']],
     );
+  });
+
+  it("locally: reports consumer lag from the emulator's monitoring port", async () => {
+    const emulator = startProcess(
+      process.execPath,
+      ['local/pubsub-emulator/main.ts', '--port', '0', '--monitoring-port', '0'],
+      {
+        cwd: ROOT,
+      },
+    );
+    servers.push(emulator);
+    const [, monitoring] = await emulator.waitFor(/Pub\/Sub emulator monitoring on (http:\/\/\S+)/);
+    const [, address] = await emulator.waitFor(/Pub\/Sub emulator listening on (\S+)/);
+    const pubsub = new PubSub({ projectId: PROJECT_ID, apiEndpoint: address!, emulatorMode: true });
+    try {
+      const [topic] = await pubsub.createTopic('order-events');
+      await topic.createSubscription('saga');
+      await topic.publishMessage({ data: Buffer.from('{}') });
+    } finally {
+      await pubsub.close();
+    }
+    const url = await startServer({
+      PUBSUB_EMULATOR_HOST: address!,
+      PUBSUB_EMULATOR_MONITORING_URL: monitoring!,
+    });
+    const metrics = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
+    const [lag] = metrics.select('conveyor_subscription_oldest_unacked_age_seconds', {
+      subscription: 'saga',
+    });
+    assert.ok(lag && lag.value >= 0, 'the saga subscription has a lag reading');
   });
 
   it('with traces exported elsewhere: no receiver, /metrics for admins only, no trace routes', async () => {
