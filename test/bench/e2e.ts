@@ -8,7 +8,8 @@
  * domain events the run's orders produced, all of them processed by the saga, over the time from
  * the first acceptance to the last completion.
  *
- *   BENCH_E2E_RATES=40,80,120 (orders/s offered, one step each)  BENCH_E2E_SECONDS=20 (per step)
+ *   BENCH_E2E_RATES=5,10,20,40,80 (orders/s offered, one step each, until one saturates)
+ *   BENCH_E2E_SECONDS=15 (per step)
  *   BENCH_E2E_WARMUP_S=5  BENCH_CONNECTIONS=50
  *   BENCH_E2E_ENV='SAGA_CONCURRENCY=16 …' (extra environment for every function and the API)
  *   BENCH_PROFILE=1 (CPU profiles of every process in .tmp/bench/profiles/e2e, summarised)
@@ -57,6 +58,8 @@ export interface E2eBenchResult {
   steps: E2eStep[];
   /** The best step with p99 under the target (or the fastest, when none is). */
   best: E2eStep;
+  /** The most events/s any step processed, whatever its latency (the saturation throughput). */
+  peak: E2eStep;
   targets: { eventsPerSecond: number; p99Ms: number };
   profiles?: ProfileSummary[];
   pass: boolean;
@@ -72,8 +75,8 @@ const ADDRESS = {
 };
 
 export async function runE2eBench(log: (line: string) => void = console.log): Promise<E2eBenchResult> {
-  const rates = (process.env.BENCH_E2E_RATES ?? '40,80,120').split(',').map(Number);
-  const seconds = Number(process.env.BENCH_E2E_SECONDS ?? 20);
+  const rates = (process.env.BENCH_E2E_RATES ?? '5,10,20,40,80').split(',').map(Number);
+  const seconds = Number(process.env.BENCH_E2E_SECONDS ?? 15);
   const warmup = Number(process.env.BENCH_E2E_WARMUP_S ?? 5);
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
   const env = Object.fromEntries(
@@ -161,18 +164,19 @@ export async function runE2eBench(log: (line: string) => void = console.log): Pr
           `p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, drained ${step.drainMs} ms after the load` +
           `${complete ? '' : ' (NOT ALL COMPLETED)'}`,
       );
-      if (!complete || step.p99Ms > 5_000) break; // past saturation: more load only queues
+      // Past saturation (it did not keep up with the offered rate): more load only queues.
+      if (!complete || step.p99Ms > 5_000 || step.ordersPerSecond < rate * 0.8) break;
     }
     const targets = { eventsPerSecond: 1_000, p99Ms: 1_000 };
     const within = steps.filter((step) => step.p99Ms < targets.p99Ms && step.completed === step.accepted);
-    const best = (within.length > 0 ? within : steps).toSorted(
-      (a, b) => b.eventsPerSecond - a.eventsPerSecond,
-    )[0]!;
+    const fastest = (list: E2eStep[]) => list.toSorted((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0]!;
+    const best = fastest(within.length > 0 ? within : steps);
     return {
       name: 'e2e',
       config: { rates, seconds, connections, cpus: os.availableParallelism(), node: process.version, env },
       steps,
       best,
+      peak: fastest(steps),
       targets,
       pass: best.eventsPerSecond >= targets.eventsPerSecond && best.p99Ms < targets.p99Ms,
     };
