@@ -186,6 +186,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     functionPorts.set(name, options.ports?.functions ? options.ports.functions + index : await freePort());
   }
 
+  // Consumer lag for the API's /metrics and console (the emulator's --monitoring-port).
+  const monitoringPort = await freePort();
   const apiUrl = `http://${host}:${ports.api}`;
   const pubsubHost = `${host}:${ports.pubsub}`;
   const bigqueryUrl = `http://${host}:${ports.bigquery}`;
@@ -274,6 +276,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         jwksFile,
         '--data-dir',
         path.join(dataDir, 'pubsub'),
+        '--monitoring-port',
+        String(monitoringPort),
       ]),
       env: { ...inherited, ...options.env?.pubsub },
       cwd: ROOT,
@@ -391,6 +395,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             ...deployableEnv('api', settings()),
             HOST: host,
             PORT: String(ports.api),
+            PUBSUB_EMULATOR_MONITORING_URL: `http://${host}:${monitoringPort}`,
             ...options.env?.api,
           },
           cwd: ROOT,
