@@ -164,7 +164,10 @@ await writeFile(
     2,
   )}\n`,
 );
-console.log(`results in ${path.relative(process.cwd(), path.join(OUT_DIR, 'results.json'))}`);
+await writeFile(path.join(OUT_DIR, 'results.md'), `${printSummaryMarkdown(summary)}\n`);
+console.log(
+  `results in ${path.relative(process.cwd(), path.join(OUT_DIR, 'results.json'))} (and results.md, the table in Markdown)`,
+);
 process.exit(failed ? 1 : 0);
 
 interface SummaryRow {
@@ -261,6 +264,18 @@ function printSummary(rows: readonly SummaryRow[]): string {
       row.met === null ? '—' : row.met ? 'yes' : 'NO',
     ]);
   return table.toString();
+}
+
+function printSummaryMarkdown(rows: readonly SummaryRow[]): string {
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  return [
+    '| bench | figure | baseline (same run) | ratio | target | met |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (row) =>
+        `| ${[row.bench, row.figure, row.baseline, row.ratio, row.target, row.met === null ? '—' : row.met ? 'yes' : '**no**'].map(cell).join(' | ')} |`,
+    ),
+  ].join('\n');
 }
 
 function printE2e(result: E2eBenchResult): string {
