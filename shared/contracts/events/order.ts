@@ -44,7 +44,6 @@ export type OrderApproved = z.infer<typeof OrderApprovedSchema>;
 export const OrderRejectedSchema = z.object({ rejectedBy: ActorSchema, reason: z.string().min(1).max(500) });
 export type OrderRejected = z.infer<typeof OrderRejectedSchema>;
 
-
 export const OrderCompletedSchema = z.object({ totalMinor: AmountMinorSchema, currency: CurrencySchema });
 export type OrderCompleted = z.infer<typeof OrderCompletedSchema>;
 
@@ -62,7 +61,11 @@ export type CancellationReasonCode = z.infer<typeof CancellationReasonCodeSchema
 
 /** Someone (or a deadline) asked to cancel; the saga compensates what was done, then emits order.cancelled. */
 export const OrderCancellationRequestedSchema = z.object({
-  reasonCode: CancellationReasonCodeSchema.extract(['customer_request', 'operator_request', 'approval_timeout']),
+  reasonCode: CancellationReasonCodeSchema.extract([
+    'customer_request',
+    'operator_request',
+    'approval_timeout',
+  ]),
   requestedBy: ActorSchema,
   reason: z.string().min(1).max(500),
 });
