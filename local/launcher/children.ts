@@ -24,6 +24,7 @@ export interface ChildSpec {
   cwd?: string;
   /** The output line that says it is ready, or a probe (an HTTP health check) that says so. */
   ready: RegExp | (() => Promise<boolean>);
+  /** How long `ready` may take. Default 90 s: a loaded machine starting many processes at once is slow. */
   readyTimeoutMs?: number;
   /** How long SIGTERM gets before SIGKILL. Default 10 s. */
   stopGraceMs?: number;
@@ -259,7 +260,7 @@ class Child implements ManagedChild {
     }
     void this.changed();
     try {
-      const timeoutMs = this.spec.readyTimeoutMs ?? 30_000;
+      const timeoutMs = this.spec.readyTimeoutMs ?? 90_000;
       const ready = this.spec.ready;
       if (ready instanceof RegExp) await this.waitForLine(ready, { timeoutMs, since });
       else await this.probe(ready, timeoutMs);

@@ -453,7 +453,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
   } catch (error) {
     await supervisor.stopAll();
-    if (temporary) await rm(dataDir, { recursive: true, force: true });
+    if (temporary) await rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     throw error;
   }
   const readyMs = Math.round(performance.now() - started);
@@ -494,7 +494,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await stack.stop();
         await supervisor.stopAll();
         await database.stop().catch(() => undefined);
-        if (temporary) await rm(dataDir, { recursive: true, force: true });
+        if (temporary) await rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
       })()),
   };
 }

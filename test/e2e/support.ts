@@ -43,8 +43,14 @@ export async function startE2eStack(options: LocalStackOptions = {}): Promise<E2
     stack,
     pool,
     async stop() {
-      await pool.end();
-      await stack.stop();
+      const started = performance.now();
+      try {
+        await pool.end();
+        await stack.stop();
+      } catch (error) {
+        throw new Error(`stopping the local stack failed: ${String(error)}`, { cause: error });
+      }
+      console.log(`local stack stopped in ${Math.round(performance.now() - started)} ms`);
     },
   };
 }
