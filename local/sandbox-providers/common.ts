@@ -2,7 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { FaultInjector, type Faults } from './faults.ts';
 import { startJsonServer, Timers, type Route } from './server.ts';
-import { DEFAULT_WEBHOOK_RETRY, WebhookSender, type WebhookRetry, type WebhookStats } from './webhooks.ts';
+import {
+  DEFAULT_WEBHOOK_RETRY,
+  WebhookSender,
+  type WebhookEvent,
+  type WebhookRetry,
+  type WebhookStats,
+} from './webhooks.ts';
 
 export interface SandboxOptions {
   /** Default 127.0.0.1. */
@@ -36,6 +42,8 @@ export interface SandboxParts {
   webhooks: WebhookSender;
   /** A new id with a prefix, unique across sandbox instances (`pay_3f9a0c1d000001`). */
   newId: (prefix: string) => string;
+  /** A webhook event with a new provider event id (`evt_…`), created now. */
+  newEvent: (type: string, data: Record<string, unknown>) => WebhookEvent;
 }
 
 export interface LedgerWebhooks extends WebhookStats {
@@ -66,7 +74,13 @@ export async function startSandbox<Ledger>(
   const instance = randomBytes(4).toString('hex');
   let sequence = 0;
   const newId = (prefix: string) => `${prefix}_${instance}${(++sequence).toString().padStart(6, '0')}`;
-  const { routes, ledger } = build({ faults, timers, webhooks, newId });
+  const newEvent = (type: string, data: Record<string, unknown>): WebhookEvent => ({
+    id: newId('evt'),
+    type,
+    created: Math.floor(Date.now() / 1000),
+    data,
+  });
+  const { routes, ledger } = build({ faults, timers, webhooks, newId, newEvent });
   const server = await startJsonServer({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
@@ -96,8 +110,4 @@ export async function startSandbox<Ledger>(
 
 export function ledgerWebhooks(webhooks: WebhookSender): LedgerWebhooks {
   return { ...webhooks.stats(), failures: webhooks.failures() };
-}
-
-export function unixSeconds(): number {
-  return Math.floor(Date.now() / 1000);
 }

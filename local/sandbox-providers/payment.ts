@@ -14,12 +14,11 @@ import { z } from 'zod';
 import {
   ledgerWebhooks,
   startSandbox,
-  unixSeconds,
   type LedgerWebhooks,
   type Sandbox,
   type SandboxOptions,
 } from './common.ts';
-import { problem, type Route } from './server.ts';
+import { changeRoute, problem, type Route } from './server.ts';
 
 export interface Payment {
   paymentId: string;
@@ -73,24 +72,15 @@ const DECLINES = [
 export type PaymentSandbox = Sandbox<PaymentLedger>;
 
 export function startPaymentSandbox(options: SandboxOptions = {}): Promise<PaymentSandbox> {
-  return startSandbox<PaymentLedger>('payment', options, ({ faults, timers, webhooks, newId }) => {
+  return startSandbox('payment', options, ({ faults, timers, webhooks, newId, newEvent }) => {
     const payments = new Map<string, Payment>();
     const refunds: Refund[] = [];
 
     const routes: Route[] = [
-      {
-        method: 'POST',
-        path: /^\/v1\/charges$/,
-        change: { schema: ChargeSchema, idempotencyKey: 'required' },
-        handle({
-          body,
-          idempotencyKey,
-          traceparent,
-        }: {
-          body: z.infer<typeof ChargeSchema>;
-          idempotencyKey?: string;
-          traceparent?: string | undefined;
-        }) {
+      changeRoute(
+        /^\/v1\/charges$/,
+        { schema: ChargeSchema, idempotencyKey: 'required' },
+        ({ body, idempotencyKey, traceparent }) => {
           const payment: Payment = {
             paymentId: newId('pay'),
             ...body,
@@ -106,13 +96,9 @@ export function startPaymentSandbox(options: SandboxOptions = {}): Promise<Payme
             payment.status = decline ? 'declined' : 'succeeded';
             if (decline) payment.declineCode = decline.declineCode;
             const { paymentId, orderId, amountMinor, currency } = payment;
+            const data = { paymentId, orderId, amountMinor, currency, ...(decline ?? {}) };
             void webhooks.send(
-              {
-                id: newId('evt'),
-                type: decline ? 'payment.failed' : 'payment.succeeded',
-                created: unixSeconds(),
-                data: { paymentId, orderId, amountMinor, currency, ...(decline ?? {}) },
-              },
+              newEvent(decline ? 'payment.failed' : 'payment.succeeded', data),
               0,
               traceparent,
             );
@@ -120,12 +106,11 @@ export function startPaymentSandbox(options: SandboxOptions = {}): Promise<Payme
           });
           return { status: 201, body: view(payment) };
         },
-      },
-      {
-        method: 'POST',
-        path: /^\/v1\/refunds$/,
-        change: { schema: RefundSchema, idempotencyKey: 'required' },
-        handle({ body, idempotencyKey }: { body: z.infer<typeof RefundSchema>; idempotencyKey?: string }) {
+      ),
+      changeRoute(
+        /^\/v1\/refunds$/,
+        { schema: RefundSchema, idempotencyKey: 'required' },
+        ({ body, idempotencyKey }) => {
           const payment = payments.get(body.paymentId);
           if (!payment) return problem(404, 'payment_not_found', `no payment ${body.paymentId}`);
           if (payment.status !== 'succeeded') {
@@ -157,7 +142,7 @@ export function startPaymentSandbox(options: SandboxOptions = {}): Promise<Payme
             },
           };
         },
-      },
+      ),
       {
         method: 'GET',
         path: /^\/v1\/payments\/([^/]+)$/,

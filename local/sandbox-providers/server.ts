@@ -45,6 +45,15 @@ export interface Route {
   handle(context: CallContext<never>): Answer | Promise<Answer>;
 }
 
+/** A POST that changes something, its handler typed by the body schema (no annotation to keep in step). */
+export function changeRoute<Schema extends z.ZodType>(
+  path: RegExp,
+  change: { schema: Schema; idempotencyKey: 'required' | 'optional' },
+  handle: (context: CallContext<z.infer<Schema>>) => Answer | Promise<Answer>,
+): Route {
+  return { method: 'POST', path, change, handle };
+}
+
 /** Timers that all go away on stop. */
 export class Timers {
   readonly #pending = new Set<NodeJS.Timeout>();

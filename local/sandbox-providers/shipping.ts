@@ -15,12 +15,11 @@ import { z } from 'zod';
 import {
   ledgerWebhooks,
   startSandbox,
-  unixSeconds,
   type LedgerWebhooks,
   type Sandbox,
   type SandboxOptions,
 } from './common.ts';
-import { problem, type Route } from './server.ts';
+import { changeRoute, problem, type Route } from './server.ts';
 
 export const SANDBOX_CARRIER = 'sandbox-post';
 
@@ -68,7 +67,7 @@ const ShipmentSchema = z.object({
 export type ShippingSandbox = Sandbox<ShippingLedger>;
 
 export function startShippingSandbox(options: SandboxOptions = {}): Promise<ShippingSandbox> {
-  return startSandbox<ShippingLedger>('shipping', options, ({ faults, timers, webhooks, newId }) => {
+  return startSandbox('shipping', options, ({ faults, timers, webhooks, newId, newEvent }) => {
     const shipments = new Map<string, Shipment>();
 
     /** Dispatch (or fail), then deliver; a cancellation in between stops it. */
@@ -76,12 +75,8 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
       const fails = faults.chance(faults.faults.shipmentFailureRate);
       const reorder = faults.chance(faults.faults.reorderRate);
       const { webhookDelayMs } = faults.faults;
-      const event = (type: string, data: Record<string, unknown>) => ({
-        id: newId('evt'),
-        type,
-        created: unixSeconds(),
-        data: { shipmentId: shipment.shipmentId, orderId: shipment.orderId, ...data },
-      });
+      const event = (type: string, data: Record<string, unknown>) =>
+        newEvent(type, { shipmentId: shipment.shipmentId, orderId: shipment.orderId, ...data });
       const sent = webhooks.hold();
       timers.after(webhookDelayMs, () => {
         if (shipment.status !== 'pending') return sent(); // cancelled in time
@@ -120,19 +115,10 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
     }
 
     const routes: Route[] = [
-      {
-        method: 'POST',
-        path: /^\/v1\/shipments$/,
-        change: { schema: ShipmentSchema, idempotencyKey: 'required' },
-        handle({
-          body,
-          idempotencyKey,
-          traceparent,
-        }: {
-          body: z.infer<typeof ShipmentSchema>;
-          idempotencyKey?: string;
-          traceparent?: string | undefined;
-        }) {
+      changeRoute(
+        /^\/v1\/shipments$/,
+        { schema: ShipmentSchema, idempotencyKey: 'required' },
+        ({ body, idempotencyKey, traceparent }) => {
           const shipment: Shipment = {
             shipmentId: newId('shp'),
             orderId: body.orderId,
@@ -145,12 +131,11 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
           runLifecycle(shipment, traceparent);
           return { status: 201, body: view(shipment) };
         },
-      },
-      {
-        method: 'POST',
-        path: /^\/v1\/shipments\/([^/]+)\/cancel$/,
-        change: { schema: z.looseObject({}), idempotencyKey: 'optional' },
-        handle({ params }) {
+      ),
+      changeRoute(
+        /^\/v1\/shipments\/([^/]+)\/cancel$/,
+        { schema: z.looseObject({}), idempotencyKey: 'optional' },
+        ({ params }) => {
           const shipment = shipments.get(params[0]!);
           if (!shipment) return problem(404, 'shipment_not_found', `no shipment ${params[0]}`);
           switch (shipment.status) {
@@ -169,7 +154,7 @@ export function startShippingSandbox(options: SandboxOptions = {}): Promise<Ship
               return problem(409, 'already_failed', `shipment ${shipment.shipmentId} failed`);
           }
         },
-      },
+      ),
       {
         method: 'GET',
         path: /^\/v1\/shipments\/([^/]+)$/,
