@@ -2,17 +2,17 @@
  * Dead letters: filter by status, subscription, order and event type; open one to inspect and act
  * on it; redrive every open one matching the filter at once, after a confirmation.
  */
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, describeError, type DeadLetter } from '../api.ts';
 import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
 import { Badge, ErrorNotice, PageTitle, Status } from '../components/bits.tsx';
+import { ListCount, LoadMore, usePages } from '../components/paging.tsx';
 import { VirtualTable, type Column } from '../components/VirtualTable.tsx';
 import { DEAD_LETTER_STATUSES, DEAD_LETTER_SUBSCRIPTIONS } from '../lib/constants.ts';
 import { dateTime } from '../lib/format.ts';
 import { field } from '../lib/forms.ts';
 import { href, navigate } from '../router.ts';
 
-const PAGE = 100;
 /** The most one bulk redrive republishes (the API's limit). */
 const BULK_LIMIT = 1_000;
 
@@ -54,44 +54,19 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
     orderId: query.get('orderId') ?? '',
     eventType: query.get('eventType') ?? '',
   };
-  const [letters, setLetters] = useState<DeadLetter[]>([]);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  // 'any' in a filter means no filter.
+  const listed = Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== 'any'));
+  const {
+    items: letters,
+    cursor,
+    loading,
+    error,
+    load,
+    more,
+  } = usePages<DeadLetter>('/v1/dead-letters', listed, 'dead letters');
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<string | undefined>(undefined);
-  const loadingRef = useRef(false);
-
-  const load = useCallback(
-    async (after: string | undefined) => {
-      if (loadingRef.current) return;
-      loadingRef.current = true;
-      setLoading(true);
-      try {
-        const search = new URLSearchParams({ limit: String(PAGE) });
-        for (const [key, value] of Object.entries(filters))
-          if (value && value !== 'any') search.set(key, value);
-        if (after) search.set('cursor', after);
-        const page = await api<{ items: DeadLetter[]; nextCursor?: string }>(
-          `/v1/dead-letters?${search.toString()}`,
-        );
-        setLetters((previous) => (after ? [...previous, ...page.items] : page.items));
-        setCursor(page.nextCursor);
-        setError(undefined);
-      } catch (failure) {
-        setError(`Could not list dead letters: ${describeError(failure)}`);
-      } finally {
-        loadingRef.current = false;
-        setLoading(false);
-      }
-    },
-    [query.toString()],
-  );
-  useEffect(() => void load(undefined), [load]);
-  const more = useCallback(() => {
-    if (cursor) void load(cursor);
-  }, [cursor, load]);
 
   const bulkFilter = {
     ...(filters.subscription ? { subscription: filters.subscription } : {}),
@@ -169,11 +144,7 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
       <ErrorNotice error={error} />
       {result && <Status>{result}</Status>}
       <div class="toolbar">
-        <p class="count" role="status" aria-live="polite">
-          {loading && letters.length === 0
-            ? 'Loading…'
-            : `${letters.length} dead letter${letters.length === 1 ? '' : 's'}${cursor ? ' so far' : ''}`}
-        </p>
+        <ListCount count={letters.length} noun="dead letter" loading={loading} partial={!!cursor} />
         <button
           type="button"
           class="primary"
@@ -195,13 +166,7 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
         rowKey={(d) => d.id}
         onEndReached={more}
       />
-      {cursor && (
-        <p>
-          <button type="button" class="secondary" disabled={loading} onClick={more}>
-            {loading ? 'Loading…' : `Load ${PAGE} more`}
-          </button>
-        </p>
-      )}
+      {cursor && <LoadMore loading={loading} onClick={more} />}
       <ConfirmDialog
         open={confirming}
         title="Redrive dead letters"

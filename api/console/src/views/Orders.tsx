@@ -2,16 +2,15 @@
  * Orders: search by id (opens it), customer, status and creation time; newest first, keyset paged
  * 100 at a time as the table scrolls (the table renders only the rows in view).
  */
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, describeError, type Order } from '../api.ts';
+import type { Order } from '../api.ts';
 import { Badge, ErrorNotice, PageTitle } from '../components/bits.tsx';
+import { ListCount, LoadMore, usePages } from '../components/paging.tsx';
 import { VirtualTable, type Column } from '../components/VirtualTable.tsx';
 import { dateTime, fromLocalInput, money, toLocalInput } from '../lib/format.ts';
 import { ORDER_STATUSES } from '../lib/constants.ts';
 import { field } from '../lib/forms.ts';
 import { href, navigate } from '../router.ts';
 
-const PAGE = 100;
 const UUID = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i;
 
 const COLUMNS: Column<Order>[] = [
@@ -35,41 +34,14 @@ export function Orders({ query }: { query: URLSearchParams }) {
     createdAfter: query.get('createdAfter') ?? '',
     createdBefore: query.get('createdBefore') ?? '',
   };
-  const [orders, setOrders] = useState<Order[]>([]);
-  const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [done, setDone] = useState(false);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const loadingRef = useRef(false);
-
-  const load = useCallback(
-    async (after: string | undefined) => {
-      if (loadingRef.current) return;
-      loadingRef.current = true;
-      setLoading(true);
-      try {
-        const search = new URLSearchParams({ limit: String(PAGE) });
-        for (const [key, value] of Object.entries(filters)) if (value) search.set(key, value);
-        if (after) search.set('cursor', after);
-        const page = await api<{ items: Order[]; nextCursor?: string }>(`/v1/orders?${search.toString()}`);
-        setOrders((previous) => (after ? [...previous, ...page.items] : page.items));
-        setCursor(page.nextCursor);
-        setDone(!page.nextCursor);
-        setError(undefined);
-      } catch (failure) {
-        setError(`Could not list orders: ${describeError(failure)}`);
-      } finally {
-        loadingRef.current = false;
-        setLoading(false);
-      }
-    },
-    [query.toString()],
-  );
-
-  useEffect(() => void load(undefined), [load]);
-  const more = useCallback(() => {
-    if (!done && cursor) void load(cursor);
-  }, [done, cursor, load]);
+  const {
+    items: orders,
+    done,
+    loading,
+    error,
+    setError,
+    more,
+  } = usePages<Order>('/v1/orders', filters, 'orders');
 
   return (
     <>
@@ -144,11 +116,7 @@ export function Orders({ query }: { query: URLSearchParams }) {
         </p>
       </form>
       <ErrorNotice error={error} />
-      <p class="count" role="status" aria-live="polite">
-        {loading && orders.length === 0
-          ? 'Loading…'
-          : `${orders.length} order${orders.length === 1 ? '' : 's'}${done ? '' : ' so far'}`}
-      </p>
+      <ListCount count={orders.length} noun="order" loading={loading} partial={!done} />
       <VirtualTable
         caption="Orders, newest first"
         rows={orders}
@@ -156,13 +124,7 @@ export function Orders({ query }: { query: URLSearchParams }) {
         rowKey={(o) => o.id}
         onEndReached={more}
       />
-      {!done && (
-        <p>
-          <button type="button" class="secondary" disabled={loading} onClick={more}>
-            {loading ? 'Loading…' : `Load ${PAGE} more`}
-          </button>
-        </p>
-      )}
+      {!done && <LoadMore loading={loading} onClick={more} />}
     </>
   );
 }
