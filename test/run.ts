@@ -20,6 +20,7 @@ import { isRunning } from '../local/processes.ts';
 import { migrate } from '#shared/store/migrate.ts';
 import { leftoverProcesses, RUN_ID_VARIABLE } from './helpers/processes.ts';
 import { TEST_ENV } from './helpers/database.ts';
+import { stackSlotsDir } from './helpers/stack-slots.ts';
 
 const TIERS = {
   unit: 'test/unit/**/*.test.ts',
@@ -63,6 +64,7 @@ try {
   console.error('test run failed to start:', error);
 } finally {
   await database?.stop().catch((error: unknown) => console.error('stopping test database:', error));
+  await rm(stackSlotsDir(runId), { recursive: true, force: true });
   const left = await leftoverProcesses(runId);
   if (left.length > 0) {
     console.error(
@@ -84,7 +86,8 @@ function runNodeTests(testPatterns: string[], env: NodeJS.ProcessEnv): Promise<n
     '--test-reporter=spec',
     '--test-force-exit',
     `--test-concurrency=${concurrency}`,
-    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 180_000}`,
+    // Per test file: e2e files wait for a stack slot (test/helpers/stack-slots.ts) before their own minutes.
+    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 600_000}`,
     ...testPatterns,
   ];
   return new Promise((resolve) => {

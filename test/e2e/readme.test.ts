@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startLocalStack, type LocalStack } from '../../local/launcher/local-stack.ts';
+import { acquireStackSlot } from '../helpers/stack-slots.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -60,19 +61,23 @@ function startShell(env: Record<string, string>): Shell {
   };
 }
 
-describe("the README's examples against the local stack", () => {
+// The time includes the wait for a stack slot (test/helpers/stack-slots.ts).
+describe("the README's examples against the local stack", { timeout: 420_000 }, () => {
   let stack: LocalStack;
   let shell: Shell;
   let blocks: Map<string, string>;
+  let release: (() => Promise<void>) | undefined;
 
   before(async () => {
     blocks = await readmeBlocks();
+    release = await acquireStackSlot('README examples');
     stack = await startLocalStack({ logLevel: 'warn' });
     shell = startShell(stack.env);
   });
   after(async () => {
     await shell?.close();
     await stack?.stop();
+    await release?.();
   });
 
   const block = (name: string) => {

@@ -16,13 +16,17 @@ import { putCatalogueItem, setInventory } from '#shared/store/catalogue.ts';
 import { createPool, type Pool } from '#shared/store/pool.ts';
 import { checkInvariants, waitForSettled, type InvariantReport } from '../helpers/invariants.ts';
 import { percentile, startOrderLoad, type OrderLoad, type OrderLoadStats } from '../helpers/order-load.ts';
+import { acquireStackSlot } from '../helpers/stack-slots.ts';
 
 /** Orders per second the fault tests place. */
 export const E2E_RATE = Number(process.env.CONVEYOR_E2E_RATE ?? 15);
 /** How long a phase may take to settle after its load. */
 export const SETTLE_TIMEOUT_MS = 100_000;
-/** A whole fault test file: start, load, settle, stop; under the runner's per-file limit. */
-export const FAULT_TEST_TIMEOUT_MS = 170_000;
+/**
+ * A whole fault test file: the wait for a stack slot (test/helpers/stack-slots.ts), start, load,
+ * settle, stop; under the runner's per-file limit (test/run.ts).
+ */
+export const FAULT_TEST_TIMEOUT_MS = 420_000;
 
 export interface E2eStack {
   stack: LocalStack;
@@ -31,12 +35,19 @@ export interface E2eStack {
 }
 
 export async function startE2eStack(options: LocalStackOptions = {}): Promise<E2eStack> {
-  const stack = await startLocalStack({
-    tickIntervalMs: 0, // the tests tick while they wait for a run to settle
-    logLevel: 'warn',
-    webhookRetry: { attempts: 30, baseDelayMs: 50, maxDelayMs: 2_000 },
-    ...options,
-  });
+  const release = await acquireStackSlot('e2e stack');
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      tickIntervalMs: 0, // the tests tick while they wait for a run to settle
+      logLevel: 'warn',
+      webhookRetry: { attempts: 30, baseDelayMs: 50, maxDelayMs: 2_000 },
+      ...options,
+    });
+  } catch (error) {
+    await release();
+    throw error;
+  }
   const pool = createPool({ url: stack.databaseUrl, applicationName: 'e2e', max: 4 });
   console.log(`local stack ready in ${stack.readyMs} ms (data in ${stack.dataDir})`);
   return {
@@ -49,6 +60,8 @@ export async function startE2eStack(options: LocalStackOptions = {}): Promise<E2
         await stack.stop();
       } catch (error) {
         throw new Error(`stopping the local stack failed: ${String(error)}`, { cause: error });
+      } finally {
+        await release();
       }
       console.log(`local stack stopped in ${Math.round(performance.now() - started)} ms`);
     },
