@@ -81,6 +81,7 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
   return (
     <>
       <PageTitle>Dead letters</PageTitle>
+      {/* Fields start from the URL's filters, then are the user's (as in Orders.tsx). */}
       <form
         class="filters"
         role="search"
@@ -101,10 +102,10 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
       >
         <p class="field">
           <label for="dl-status">Status</label>
-          <select id="dl-status" name="status" value={filters.status}>
+          <select id="dl-status" name="status">
             <option value="any">any</option>
             {DEAD_LETTER_STATUSES.map((status) => (
-              <option key={status} value={status}>
+              <option key={status} value={status} selected={status === filters.status}>
                 {status}
               </option>
             ))}
@@ -112,10 +113,10 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
         </p>
         <p class="field">
           <label for="dl-subscription">Subscription</label>
-          <select id="dl-subscription" name="subscription" value={filters.subscription}>
+          <select id="dl-subscription" name="subscription">
             <option value="">any</option>
             {DEAD_LETTER_SUBSCRIPTIONS.map((name) => (
-              <option key={name} value={name}>
+              <option key={name} value={name} selected={name === filters.subscription}>
                 {name}
               </option>
             ))}
@@ -123,7 +124,7 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
         </p>
         <p class="field">
           <label for="dl-order">Order id</label>
-          <input id="dl-order" name="orderId" type="search" class="mono" value={filters.orderId} />
+          <input id="dl-order" name="orderId" type="search" class="mono" defaultValue={filters.orderId} />
         </p>
         <p class="field">
           <label for="dl-type">Event type</label>
@@ -131,7 +132,7 @@ export function DeadLetters({ query }: { query: URLSearchParams }) {
             id="dl-type"
             name="eventType"
             type="search"
-            value={filters.eventType}
+            defaultValue={filters.eventType}
             placeholder="payment.processed.v1"
           />
         </p>

@@ -46,6 +46,9 @@ export function Orders({ query }: { query: URLSearchParams }) {
   return (
     <>
       <PageTitle>Orders</PageTitle>
+      {/* The fields start from the URL's filters and are then the user's: a controlled value would be
+          written back over what they type whenever the list re-renders (the view is keyed by its
+          query, so a search remounts it with the new filters). */}
       <form
         class="filters"
         role="search"
@@ -75,14 +78,14 @@ export function Orders({ query }: { query: URLSearchParams }) {
         </p>
         <p class="field">
           <label for="customer">Customer</label>
-          <input id="customer" name="customerId" type="search" value={filters.customerId} />
+          <input id="customer" name="customerId" type="search" defaultValue={filters.customerId} />
         </p>
         <p class="field">
           <label for="status">Status</label>
-          <select id="status" name="status" value={filters.status}>
+          <select id="status" name="status">
             <option value="">any</option>
             {ORDER_STATUSES.map((status) => (
-              <option key={status} value={status}>
+              <option key={status} value={status} selected={status === filters.status}>
                 {status.replaceAll('_', ' ')}
               </option>
             ))}
@@ -94,7 +97,7 @@ export function Orders({ query }: { query: URLSearchParams }) {
             id="created-after"
             name="createdAfter"
             type="datetime-local"
-            value={toLocalInput(filters.createdAfter)}
+            defaultValue={toLocalInput(filters.createdAfter)}
           />
         </p>
         <p class="field">
@@ -103,7 +106,7 @@ export function Orders({ query }: { query: URLSearchParams }) {
             id="created-before"
             name="createdBefore"
             type="datetime-local"
-            value={toLocalInput(filters.createdBefore)}
+            defaultValue={toLocalInput(filters.createdBefore)}
           />
         </p>
         <p class="field buttons">
