@@ -1,5 +1,6 @@
 /** The notifier function's environment, parsed once by index.ts. */
 import { z } from 'zod';
+import { isEventOf, NOTIFIABLE_EVENTS } from '#shared/contracts/catalogue.ts';
 import { functionConfigSchema } from '#shared/functions/runtime.ts';
 import { DEFAULT_NOTIFIED_EVENTS, SubscriberSchema } from './handler.ts';
 
@@ -35,6 +36,11 @@ export const notifierConfigSchema = functionConfigSchema.extend({
       }
     })
     .pipe(z.array(SubscriberSchema)),
-  /** Event types announced, comma-separated. */
-  NOTIFIER_EVENTS: commaList(DEFAULT_NOTIFIED_EVENTS),
+  /** Event types announced, comma-separated; only notifiable ones reach the notifier at all. */
+  NOTIFIER_EVENTS: commaList(DEFAULT_NOTIFIED_EVENTS).refine(
+    (types) => types.every((type) => isEventOf(NOTIFIABLE_EVENTS, type)),
+    {
+      message: `expected event types of ${NOTIFIABLE_EVENTS.join(', ')} (its subscription lets only these through)`,
+    },
+  ),
 });

@@ -3,6 +3,7 @@
  * these; the local launcher creates exactly these on the emulators; code publishes and consumes by
  * these names. A consuming function, its push subscription and its infra id share one name.
  */
+import { ATTRIBUTE } from './envelope.ts';
 
 export const TOPIC = {
   /** Every domain event; ordering key = order id. Retained so history can be re-read by seek. */
@@ -114,7 +115,22 @@ const analytics = consumer(FUNCTION.analytics, TOPIC.orderEvents, {
   ordering: false,
   maxDeliveryAttempts: 20,
 });
-const notifier = consumer(FUNCTION.notifier, TOPIC.orderEvents, { ordering: true });
+/**
+ * The order events the notifier may announce, by type without its version (NOTIFIER_EVENTS picks
+ * among them). Its subscription lets only these through: every other event would be a push that
+ * does nothing.
+ */
+export const NOTIFIABLE_EVENTS = ['order.completed', 'order.cancelled', 'order.approval_escalated'] as const;
+
+/** Whether `type` (versioned, `order.completed.v1`) is one of `names`. */
+export function isEventOf(names: readonly string[], type: string): boolean {
+  return names.some((name) => type.startsWith(`${name}.`));
+}
+
+const notifier = consumer(FUNCTION.notifier, TOPIC.orderEvents, {
+  ordering: true,
+  filter: NOTIFIABLE_EVENTS.map((name) => `hasPrefix(attributes.${ATTRIBUTE.type}, "${name}.")`).join(' OR '),
+});
 
 export const SUBSCRIPTIONS: readonly SubscriptionSpec[] = [
   saga,

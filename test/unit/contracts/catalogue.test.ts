@@ -3,12 +3,18 @@ import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   FUNCTION,
+  isEventOf,
+  NOTIFIABLE_EVENTS,
   REPLAY_CONSUMER_ATTRIBUTE,
   REPLAYABLE_CONSUMERS,
   SUBSCRIPTIONS,
   TOPIC,
   TOPICS,
 } from '#shared/contracts/catalogue.ts';
+import { ATTRIBUTE } from '#shared/contracts/envelope.ts';
+import { EVENT_TYPE } from '#shared/contracts/events/index.ts';
+import { DEFAULT_NOTIFIED_EVENTS } from '../../../functions/notifier/handler.ts';
+import { compileFilter } from '../../../local/pubsub-emulator/filter.ts';
 
 describe('catalogue', () => {
   it('names are unique and valid Pub/Sub ids', () => {
@@ -55,6 +61,20 @@ describe('catalogue', () => {
       assert.equal(feed?.pushTo, name);
       assert.equal(feed?.filter, `attributes.${REPLAY_CONSUMER_ATTRIBUTE} = "${name}"`);
     }
+  });
+
+  it("the notifier's subscription delivers only the events it may announce, every version of them", () => {
+    const spec = SUBSCRIPTIONS.find((s) => s.name === FUNCTION.notifier)!;
+    const passes = compileFilter(spec.filter!); // Pub/Sub's syntax and 256-byte limit
+    const delivered = Object.values(EVENT_TYPE).filter((type) => passes({ [ATTRIBUTE.type]: type }));
+    assert.deepEqual(
+      delivered,
+      Object.values(EVENT_TYPE).filter((type) => isEventOf(NOTIFIABLE_EVENTS, type)),
+    );
+    assert.deepEqual(delivered.toSorted(), [...DEFAULT_NOTIFIED_EVENTS].toSorted());
+    assert.ok(passes({ [ATTRIBUTE.type]: 'order.cancelled.v1' }), 'an older version too (upcast on arrival)');
+    assert.ok(!passes({ [ATTRIBUTE.type]: 'order.completedish.v1' }));
+    assert.ok(!passes({}), 'a message without a type');
   });
 
   it('production retries back off from 10 s to 600 s, local ones faster', () => {

@@ -87,6 +87,16 @@ describe('function configs', () => {
       /NOTIFIER_SUBSCRIBERS: expected a JSON array/,
     ],
     [
+      'the notifier announcing an event its subscription never delivers',
+      () =>
+        parseConfig(notifierConfigSchema, {
+          DATABASE_URL,
+          NOTIFIER_SIGNING_SECRET: 'x'.repeat(32),
+          NOTIFIER_EVENTS: 'order.completed.v1,payment.failed.v1',
+        }),
+      /NOTIFIER_EVENTS: expected event types of order\.completed, order\.cancelled, order\.approval_escalated/,
+    ],
+    [
       'the notifier with a short secret',
       () => parseConfig(notifierConfigSchema, { DATABASE_URL, NOTIFIER_SIGNING_SECRET: 'short' }),
       /NOTIFIER_SIGNING_SECRET/,
