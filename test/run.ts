@@ -83,6 +83,8 @@ function runNodeTests(testPatterns: string[], env: NodeJS.ProcessEnv): Promise<n
   const concurrency = process.env.TEST_CONCURRENCY ?? String(Math.max(2, os.availableParallelism() + 1));
   const args = [
     '--test',
+    // Each test file's process waits for its report to reach us before a forced exit.
+    `--import=${path.join(import.meta.dirname, 'helpers/drain-before-exit.ts')}`,
     '--test-reporter=spec',
     '--test-force-exit',
     `--test-concurrency=${concurrency}`,
