@@ -132,7 +132,9 @@ describe('replay runner', () => {
     assert.equal(a.current(), replay.id);
 
     const second = scriptedPublisher();
-    const b = runner(second.publisher, { owner: 'instance-b' });
+    // b looks for work only when triggered: polling on its own, it could take the replay the moment
+    // a hands it back, before the hand-back is checked.
+    const b = runner(second.publisher, { owner: 'instance-b', pollMs: 60_000 });
     b.start();
     b.trigger();
     await new Promise((resolve) => setTimeout(resolve, 200));
