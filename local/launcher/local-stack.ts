@@ -26,7 +26,7 @@ import { createBigQueryClient } from '#shared/analytics/client.ts';
 import { ensureAnalyticsDataset } from '#shared/analytics/dataset.ts';
 import { FUNCTION, LOCAL_PROJECT_ID, type FunctionName } from '#shared/contracts/catalogue.ts';
 import { createPool } from '#shared/store/pool.ts';
-import { freePort } from '../postgres/index.ts';
+import { freePort } from '../ports.ts';
 import {
   startPaymentSandbox,
   startShippingSandbox,

@@ -9,9 +9,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { access, chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../ports.ts';
 import { isRunning } from '../processes.ts';
 
 export interface LocalPostgresOptions {
@@ -309,19 +309,6 @@ async function traversableByOthers(file: string): Promise<boolean> {
     if (((await stat(dir)).mode & 0o001) === 0) return false;
     if (path.dirname(dir) === dir) return true;
   }
-}
-
-/** A port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

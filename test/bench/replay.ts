@@ -14,7 +14,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
@@ -30,6 +29,7 @@ import { ensureTopology } from '../../local/launcher/topology.ts';
 import { startLocalPostgres, type LocalPostgres } from '../../local/postgres/index.ts';
 import { generateHistory, storeHistory } from '../fixtures/order-history.ts';
 import { startProcess, type ManagedProcess } from '../helpers/processes.ts';
+import { freePort } from '../../local/ports.ts';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
@@ -45,14 +45,6 @@ const FUNCTIONS_FRAMEWORK = path.join(
 );
 
 const log = (line: string) => process.stderr.write(`bench replay: ${line}\n`);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function peakRssKiB(pid: number | undefined): Promise<number | undefined> {
   if (pid === undefined) return undefined;

@@ -4,7 +4,7 @@
  * process group, which stop() ends as a whole (gcloud's Python wrapper and the JVM).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
+import { freePort } from '../../local/ports.ts';
 
 export interface GoogleEmulator {
   readonly host: string;
@@ -23,17 +23,6 @@ export function googleEmulatorAvailable(): boolean {
     available = probe.status === 0 && /pubsub-emulator/.test(probe.stdout);
   }
   return available;
-}
-
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts Google's emulator on 127.0.0.1 and resolves once it listens. */
