@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PubSub } from '@google-cloud/pubsub';
 import type { PubSubEmulator } from '../../../local/pubsub-emulator/index.ts';
@@ -15,12 +14,11 @@ import { putCatalogueItem } from '#shared/store/catalogue.ts';
 import { withTransaction } from '#shared/store/transaction.ts';
 import { orderBody } from '../../helpers/api.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.ts';
-import { startProcess, type ManagedProcess } from '../../helpers/processes.ts';
+import { startApiProcess } from '../../helpers/api-process.ts';
+import type { ManagedProcess } from '../../helpers/processes.ts';
 import { waitUntil } from '../../helpers/wait.ts';
-import { freePort } from '../../helpers/pubsub-google.ts';
-import { collect, PROJECT_ID, pubsubClient, startEmulator, type Collector } from '../../helpers/pubsub.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '../../..');
+import { freePort } from '../../../local/ports.ts';
+import { collect, pubsubClient, startEmulator, type Collector } from '../../helpers/pubsub.ts';
 
 describe('API server process', () => {
   let db: TestDatabase;
@@ -31,22 +29,9 @@ describe('API server process', () => {
   const servers: ManagedProcess[] = [];
 
   async function startServer(env: Record<string, string>): Promise<{ process: ManagedProcess; url: string }> {
-    const server = startProcess(process.execPath, ['api/server.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        CONVEYOR_PROJECT_ID: PROJECT_ID,
-        LOG_LEVEL: 'info',
-        OUTBOX_LISTEN: 'false',
-        ...env,
-      },
-    });
-    servers.push(server);
-    const [, url] = await server.waitFor(/listening on (http:\/\/[\d.]+:\d+)/);
-    return { process: server, url: url! };
+    const server = await startApiProcess(db.url, env);
+    servers.push(server.process);
+    return server;
   }
 
   const post = (url: string, body: unknown) =>

@@ -13,6 +13,7 @@ import { ensureConsoleBuilt } from '../../../api/console/build.ts';
 import { createApiKey } from '#shared/store/api-keys.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.ts';
 import { parsePrometheus } from '../../helpers/prometheus.ts';
+import { startApiProcess } from '../../helpers/api-process.ts';
 import { startProcess, type ManagedProcess } from '../../helpers/processes.ts';
 import { PROJECT_ID } from '../../helpers/pubsub.ts';
 
@@ -24,22 +25,9 @@ describe('API process: telemetry and console', () => {
   const servers: ManagedProcess[] = [];
 
   async function startServer(env: Record<string, string> = {}): Promise<string> {
-    const server = startProcess(process.execPath, ['api/server.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        CONVEYOR_PROJECT_ID: PROJECT_ID,
-        LOG_LEVEL: 'info',
-        OUTBOX_LISTEN: 'false',
-        ...env,
-      },
-    });
-    servers.push(server);
-    const [, url] = await server.waitFor(/listening on (http:\/\/[\d.]+:\d+)/);
-    return url!;
+    const server = await startApiProcess(db.url, env);
+    servers.push(server.process);
+    return server.url;
   }
 
   before(async () => {
