@@ -6,7 +6,17 @@
  */
 import { SqlError, tokenize, type Token } from './lexer.ts';
 import { GOOGLESQL_RESERVED } from './keywords.ts';
-import { isGroup, isOp, isWord, Out, quoteIdentifier, splitCommas, type Group, type Node } from './tree.ts';
+import {
+  isGroup,
+  isOp,
+  isWord,
+  Out,
+  quoteIdentifier,
+  splitCommas,
+  typeArguments,
+  type Group,
+  type Node,
+} from './tree.ts';
 import { describe, readPath, Translator, type TableName, type TranslateOptions } from './translate.ts';
 import { buildTree } from './tree.ts';
 import type { Field } from '../schema.ts';
@@ -398,20 +408,7 @@ function fieldType(nodes: readonly Node[], k: number, name: string): { field: Fi
   const upper = token.value.toUpperCase();
   if (upper === 'ARRAY' || upper === 'STRUCT') {
     if (!isOp(nodes[k + 1], '<')) throw new SqlError(`Syntax error: Expected "<" after ${upper}`, token.end);
-    let depth = 0;
-    let end = k + 2;
-    const members: Node[][] = [[]];
-    for (; end < nodes.length; end++) {
-      const node = nodes[end]!;
-      if (isOp(node, '<')) depth++;
-      if (isOp(node, '>')) {
-        if (depth === 0) break;
-        depth--;
-      }
-      if (depth === 0 && isOp(node, ',')) members.push([]);
-      else members[members.length - 1]!.push(node);
-    }
-    if (end >= nodes.length) throw new SqlError('Syntax error: Unexpected end of type', token.start);
+    const { members, close: end } = typeArguments(nodes, k + 1, token);
     if (upper === 'ARRAY') {
       const element = fieldType(members[0]!, 0, name);
       if (element.field.mode === 'REPEATED')

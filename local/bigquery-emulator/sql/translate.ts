@@ -25,6 +25,7 @@ import {
   quoteString,
   splitCommas,
   sql,
+  typeArguments,
   type Group,
   type Node,
 } from './tree.ts';
@@ -541,20 +542,7 @@ export class Translator {
     if (upper === 'ARRAY' || upper === 'STRUCT') {
       if (!isOp(nodes[i + 1], '<'))
         throw new SqlError(`Syntax error: Expected "<" after ${upper}`, token.end);
-      const members: Node[][] = [[]];
-      let depth = 0;
-      let j = i + 2;
-      for (; j < nodes.length; j++) {
-        const node = nodes[j]!;
-        if (isOp(node, '<')) depth++;
-        if (isOp(node, '>')) {
-          if (depth === 0) break;
-          depth--;
-        }
-        if (depth === 0 && isOp(node, ',')) members.push([]);
-        else members[members.length - 1]!.push(node);
-      }
-      if (j >= nodes.length) throw new SqlError('Syntax error: Unexpected end of type', token.start);
+      const { members, close: j } = typeArguments(nodes, i + 1, token);
       if (upper === 'ARRAY') {
         const element = this.type(members[0]!, 0);
         if (element.type.endsWith('[]'))

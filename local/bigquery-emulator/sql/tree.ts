@@ -87,6 +87,32 @@ export function splitCommas(nodes: readonly Node[]): Node[][] {
   return parts;
 }
 
+/**
+ * The members of a type's angle brackets: `open` is the index of its `<`. Returns them split at
+ * top-level commas and the index of the matching `>`; an unclosed `<` is a syntax error at `at`.
+ */
+export function typeArguments(
+  nodes: readonly Node[],
+  open: number,
+  at: Token,
+): { members: Node[][]; close: number } {
+  const members: Node[][] = [[]];
+  let depth = 0;
+  let close = open + 1;
+  for (; close < nodes.length; close++) {
+    const node = nodes[close]!;
+    if (isOp(node, '<')) depth++;
+    if (isOp(node, '>')) {
+      if (depth === 0) break;
+      depth--;
+    }
+    if (depth === 0 && isOp(node, ',')) members.push([]);
+    else members[members.length - 1]!.push(node);
+  }
+  if (close >= nodes.length) throw new SqlError('Syntax error: Unexpected end of type', at.start);
+  return { members, close };
+}
+
 /** A DuckDB string literal. */
 export function quoteString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
